@@ -1,0 +1,156 @@
+"""The reference compositor: plain PyTorch, written to be read; the oracle for every kernel.
+
+Per output pixel ``p`` of frame ``t`` of clip ``b``, for each tubelet ``m`` in index order
+(see :mod:`tubelets.params` for the coordinate conventions)::
+
+    skip unless p lies in boxes[b, m, t]
+    u = inv_affine[b, m, t] @ (p.x, p.y, 1)                    # (a·x + b·y) + c, float32
+    skip if max(|u.x|, |u.y|) > 1
+    d = max(|u.x|, |u.y|)   rectangle
+        sqrt(u.x² + u.y²)   ellipse
+        |u.x| + |u.y|       rhombus
+    shape_alpha = clamp((1 - d) / softness, 0, 1) if softness > 0 else (d <= 1)
+    a = opacity[b, m, t] · shape_alpha
+    s = clamp(centre + u · half, crop)                          # source pixel, see params
+    v = bilinear(source[b, :, src_frame[b, m]], s)              # lerps: x, then y
+    out = out if a <= 0 else v if a >= 1 else out · (1 - a) + v · a
+    out = quantise(out)                                         # after every tubelet
+
+``quantise`` is ``clamp(floor(v + 0.5), 0, 255)`` for uint8 and round-to-nearest-even
+for float16/bfloat16, so a pixel after each tubelet is a valid value of the dtype.
+Alpha is not premultiplied. Arithmetic is float32 in this order, without fused
+multiply-adds, so the C++ backend can match it bit for bit.
+
+Memory: each tubelet is processed over a window as large as its largest per-frame box,
+so the scratch space grows with the patches' pixels, not with ``B·T·H·W``.
+"""
+from __future__ import annotations
+
+import torch
+
+RECTANGLE, ELLIPSE, RHOMBUS = 0, 1, 2
+
+
+def paint_(
+    canvas: torch.Tensor,
+    source: torch.Tensor,
+    inv_affine: torch.Tensor,
+    opacity: torch.Tensor,
+    boxes: torch.Tensor,
+    src_box: torch.Tensor,
+    src_frame: torch.Tensor,
+    shape: torch.Tensor,
+    softness: torch.Tensor,
+) -> None:
+    """Paint the tubelets into ``canvas`` in place.
+
+    Args:
+        canvas: ``(P, B, C, T, H, W)``, any strides; every copy ``P`` gets the same tubelets.
+        source: ``(B, C, T, Hs, Ws)``, any strides; where the patch pixels come from.
+        inv_affine: ``(B, M, T, 2, 3)`` float32.
+        opacity: ``(B, M, T)`` float32.
+        boxes: ``(B, M, T, 4)`` int32 from :func:`tubelets.params.frame_boxes`.
+        src_box: ``(B, M, 4)`` int32.  src_frame, shape: ``(B, M)`` int32.
+        softness: ``(B, M)`` float32.
+    """
+    num_tubelets = inv_affine.shape[1]
+    pixels = canvas.permute(1, 3, 4, 5, 0, 2)  # (B, T, H, W, P, C), a view
+    patches = source.permute(0, 2, 3, 4, 1)  # (B, T, Hs, Ws, C), a view
+    for m in range(num_tubelets):
+        window = _window(boxes[:, m], canvas.shape[-2], canvas.shape[-1])
+        if window is None:
+            continue
+        b, t, y, x = window
+        u = _patch_coords(inv_affine[:, m], x, y)
+        alpha = _alpha(u, opacity[:, m], boxes[:, m], shape[:, m], softness[:, m], x, y)
+        value = _bilinear(patches, src_frame[:, m], src_box[:, m], u)
+        before = pixels[b, t, y, x].float()  # (B, T, h, w, P, C)
+        alpha, value = alpha[..., None, None], value[..., None, :]
+        blended = torch.where(alpha >= 1, value, before * (1 - alpha) + value * alpha)
+        after = torch.where(alpha <= 0, before, blended)
+        pixels[b, t, y, x] = quantise(after, canvas.dtype)
+
+
+def quantise(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """float32 → ``dtype``: round half up and clamp for uint8, nearest-even for floats."""
+    if dtype == torch.uint8:
+        return torch.floor(value + 0.5).clamp_(0, 255).to(dtype)
+    return value.to(dtype)
+
+
+def _window(boxes: torch.Tensor, height: int, width: int):
+    """Index tensors of one window per (clip, frame), as large as the largest box.
+
+    Returns ``(b, t, y, x)`` broadcastable to ``(B, T, h, w)``, or ``None`` if every box is
+    empty. Windows are shifted to stay inside the frame so no pixel is indexed twice.
+    """
+    size = (boxes[..., 2:] - boxes[..., :2] + 1).clamp(min=0)  # (B, T, 2)
+    w, h = (int(v) for v in size.flatten(0, -2).amax(0)) if size.numel() else (0, 0)
+    if w == 0 or h == 0:
+        return None
+    x0 = boxes[..., 0].clamp(max=width - w)
+    y0 = boxes[..., 1].clamp(max=height - h)
+    batch, frames = boxes.shape[:2]
+    b = torch.arange(batch, device=boxes.device).view(-1, 1, 1, 1)
+    t = torch.arange(frames, device=boxes.device).view(1, -1, 1, 1)
+    y = (y0[..., None] + torch.arange(h, device=boxes.device))[..., :, None]
+    x = (x0[..., None] + torch.arange(w, device=boxes.device))[..., None, :]
+    return b, t, y.long(), x.long()
+
+
+def _patch_coords(inv_affine: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+    """``(u_x, u_y)``, each ``(B, T, h, w)`` float32, for pixels ``x``, ``y``."""
+    m = inv_affine[..., None, None, :, :]  # (B, T, 1, 1, 2, 3)
+    xf, yf = x.float(), y.float()
+    ux = m[..., 0, 0] * xf + m[..., 0, 1] * yf + m[..., 0, 2]
+    uy = m[..., 1, 0] * xf + m[..., 1, 1] * yf + m[..., 1, 2]
+    return ux, uy
+
+
+def _alpha(u, opacity, boxes, shape, softness, x, y) -> torch.Tensor:
+    """``(B, T, h, w)`` float32 coverage of one tubelet: opacity × shape mask, 0 outside."""
+    ux, uy = u
+    ax, ay = ux.abs(), uy.abs()
+    chebyshev = torch.maximum(ax, ay)
+    shape = shape.view(-1, 1, 1, 1)
+    distance = torch.where(
+        shape == ELLIPSE,
+        torch.sqrt(ux * ux + uy * uy),
+        torch.where(shape == RHOMBUS, ax + ay, chebyshev),
+    )
+    soft = softness.view(-1, 1, 1, 1)
+    ramp = ((1 - distance) / torch.where(soft > 0, soft, 1.0)).clamp(0, 1)
+    shape_alpha = torch.where(soft > 0, ramp, (distance <= 1).float())
+    box = boxes[..., None, None, :]
+    inside = (
+        (x >= box[..., 0]) & (y >= box[..., 1]) & (x <= box[..., 2]) & (y <= box[..., 3])
+        & (chebyshev <= 1)
+    )
+    return torch.where(inside, opacity[..., None, None] * shape_alpha, torch.zeros_like(ux))
+
+
+def _bilinear(patches, src_frame, src_box, u) -> torch.Tensor:
+    """``(B, T, h, w, C)`` float32 samples of each clip's crop at patch coordinates ``u``."""
+    ux, uy = u
+    height, width = patches.shape[2], patches.shape[3]
+    box = src_box.view(-1, 1, 1, 1, 4)
+    x_lo, y_lo = box[..., 0].clamp(0, width - 1), box[..., 1].clamp(0, height - 1)
+    x_hi, y_hi = box[..., 2].clamp(0, width - 1), box[..., 3].clamp(0, height - 1)
+    centre_x = (box[..., 0] + box[..., 2]).float() * 0.5
+    centre_y = (box[..., 1] + box[..., 3]).float() * 0.5
+    half_x = (box[..., 2] - box[..., 0] + 1).float() * 0.5
+    half_y = (box[..., 3] - box[..., 1] + 1).float() * 0.5
+    # fmax/fmin drop NaN like C's fmaxf/fminf, so an index is always inside the crop.
+    sx = torch.fmin(torch.fmax(centre_x + ux * half_x, x_lo.float()), x_hi.float())
+    sy = torch.fmin(torch.fmax(centre_y + uy * half_y, y_lo.float()), y_hi.float())
+    fx0, fy0 = torch.floor(sx), torch.floor(sy)
+    fx, fy = (sx - fx0)[..., None], (sy - fy0)[..., None]
+    x0, y0 = fx0.long(), fy0.long()
+    x1, y1 = torch.minimum(x0 + 1, x_hi), torch.minimum(y0 + 1, y_hi)
+    b = torch.arange(patches.shape[0], device=patches.device).view(-1, 1, 1, 1)
+    f = src_frame.view(-1, 1, 1, 1).long()
+    v00, v01 = patches[b, f, y0, x0].float(), patches[b, f, y0, x1].float()
+    v10, v11 = patches[b, f, y1, x0].float(), patches[b, f, y1, x1].float()
+    top = v00 + fx * (v01 - v00)
+    bottom = v10 + fx * (v11 - v10)
+    return top + fy * (bottom - top)
