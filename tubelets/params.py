@@ -92,29 +92,8 @@ class Tubelets:
         return Tubelets(**moved)
 
     def frame_boxes(self, height: int, width: int) -> torch.Tensor:
-        """``(B, M, T, 4)`` int32 boxes ``(x0, y0, x1, y1)``, inclusive, that hold each patch.
-
-        Clipped to a ``height × width`` frame; a patch off the frame gets ``x1 < x0``.
-        One pixel of margin keeps the box conservative against rounding in ``inv_affine``.
-        """
-        m = self.inv_affine.double()
-        a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
-        det = a * d - b * c
-        forward = torch.stack([d, -b, -c, a], -1).unflatten(-1, (2, 2)) / det[..., None, None]
-        centre = -(forward @ m[..., 2:]).squeeze(-1)
-        extent = forward.abs().sum(-1)  # half-size of the box around the patch square
-        low = torch.floor(centre - extent) - 1
-        high = torch.ceil(centre + extent) + 1
-        # A singular map stretches the patch over a whole strip: take the whole frame.
-        low = torch.where(torch.isfinite(low), low, torch.zeros_like(low))
-        limit = torch.tensor([width - 1, height - 1], dtype=torch.float64, device=low.device)
-        high = torch.where(torch.isfinite(high), high, limit)
-        low = torch.maximum(low, torch.zeros_like(low))
-        high = torch.minimum(high, limit)
-        boxes = torch.cat([low, high], -1)
-        empty = (low > high).any(-1, keepdim=True)
-        nothing = torch.tensor([0.0, 0.0, -1.0, -1.0], dtype=boxes.dtype, device=boxes.device)
-        return torch.where(empty, nothing, boxes).to(torch.int32)
+        """``(B, M, T, 4)`` int32 boxes holding each patch in a ``height × width`` frame."""
+        return frame_boxes(self.inv_affine, height, width)
 
 
 def compile_inv_affine(
@@ -155,6 +134,33 @@ def compile_inv_affine(
         torch.stack([i10, i11, -(i10 * cx + i11 * cy)], -1),
     ]
     return torch.stack(rows, -2).float()
+
+
+def frame_boxes(inv_affine: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``(..., 4)`` int32 boxes ``(x0, y0, x1, y1)``, inclusive, that hold each patch.
+
+    ``inv_affine`` is ``(..., 2, 3)``. Boxes are clipped to a ``height × width`` frame; a
+    patch off the frame gets ``x1 < x0``. One pixel of margin keeps them conservative
+    against rounding in ``inv_affine``.
+    """
+    m = inv_affine.double()
+    a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
+    det = a * d - b * c
+    forward = torch.stack([d, -b, -c, a], -1).unflatten(-1, (2, 2)) / det[..., None, None]
+    centre = -(forward @ m[..., 2:]).squeeze(-1)
+    extent = forward.abs().sum(-1)  # half-size of the box around the patch square
+    low = torch.floor(centre - extent) - 1
+    high = torch.ceil(centre + extent) + 1
+    # A singular map stretches the patch over a whole strip: take the whole frame.
+    low = torch.where(torch.isfinite(low), low, torch.zeros_like(low))
+    limit = torch.tensor([width - 1, height - 1], dtype=torch.float64, device=low.device)
+    high = torch.where(torch.isfinite(high), high, limit)
+    low = torch.maximum(low, torch.zeros_like(low))
+    high = torch.minimum(high, limit)
+    boxes = torch.cat([low, high], -1)
+    empty = (low > high).any(-1, keepdim=True)
+    nothing = torch.tensor([0.0, 0.0, -1.0, -1.0], dtype=boxes.dtype, device=boxes.device)
+    return torch.where(empty, nothing, boxes).to(torch.int32)
 
 
 def half_size_of(src_box: torch.Tensor) -> torch.Tensor:

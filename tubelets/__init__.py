@@ -1,0 +1,14 @@
+"""Synthetic motion for video batches: tubelet-contrastive positive pairs on any device.
+
+The public surface: :class:`TubeletOverlay` (the ``nn.Module``), :class:`TubeletConfig`
+(what to sample, paper defaults), :func:`sample_tubelets` → :class:`Tubelets` (the
+parameters), and :func:`composite` (paint them, one op over four backends).
+"""
+from .config import TubeletConfig
+from .ops import composite
+from .overlay import TubeletOverlay
+from .params import SHAPES, Tubelets
+from .sampling import sample_tubelets
+
+__all__ = ["SHAPES", "TubeletConfig", "TubeletOverlay", "Tubelets", "composite", "sample_tubelets"]
+__version__ = "0.1.0"

@@ -1,0 +1,110 @@
+"""`TubeletOverlay`: the ``nn.Module`` a contrastive trainer plugs in.
+
+>>> overlay = TubeletOverlay()                       # the paper's configuration
+>>> q, k = overlay(v1, v2)                           # positive pair sharing only the tubelets
+>>> q, k, tubes = overlay(v1, v2, return_tubelets=True)
+>>> q2, k2 = overlay(v1, v2, tubelets=tubes)         # replay the same tubelets
+>>> x2 = overlay(x)                                  # one clip; patches cut from x itself
+
+Works on batches ``(B, C, T, H, W)`` or ``(B, T, C, H, W)`` (``data_format``) and on single
+clips ``(C, T, H, W)`` / ``(T, C, H, W)`` inside ``DataLoader`` workers; on uint8, float16,
+bfloat16 and float32; on any device. Inputs are never modified.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import ops
+from .config import TubeletConfig
+from .params import Tubelets
+from .sampling import sample_tubelets
+
+DATA_FORMATS = ("BCTHW", "BTCHW")
+
+
+class TubeletOverlay(nn.Module):
+    """Overlay the same random moving patches on one clip or on both clips of a pair.
+
+    Args:
+        config: a :class:`TubeletConfig`; or give its fields as keyword arguments
+            (``num_tubelets=2, motion="nonlinear", transforms=("rotation",)``, …).
+        data_format: ``"BCTHW"`` or ``"BTCHW"``; unbatched clips drop the ``B``.
+        backend: compositing backend, see :mod:`tubelets.ops` (``"auto"`` picks the fastest).
+    """
+
+    def __init__(self, config: TubeletConfig | None = None, *, data_format: str = "BCTHW",
+                 backend: str = "auto", **fields):
+        super().__init__()
+        if config is not None and fields:
+            raise ValueError("give either config or its fields as keyword arguments, not both")
+        if data_format not in DATA_FORMATS:
+            raise ValueError(f"data_format: unknown {data_format!r}; choose from {', '.join(DATA_FORMATS)}")
+        if backend != "auto" and backend not in ops.BACKENDS:
+            raise ValueError(f"backend: unknown {backend!r}; choose from auto, {', '.join(ops.BACKENDS)}")
+        self.config = config if config is not None else TubeletConfig(**fields)
+        self.data_format = data_format
+        self.backend = backend
+
+    def forward(
+        self,
+        v1: torch.Tensor,
+        v2: torch.Tensor | None = None,
+        *,
+        tubelets: Tubelets | None = None,
+        generator: torch.Generator | None = None,
+        return_tubelets: bool = False,
+    ):
+        """Paint tubelets cut from ``v1`` onto ``v1`` (and ``v2``).
+
+        Returns ``v1'`` or ``(v1', v2')``, followed by the :class:`Tubelets` when
+        ``return_tubelets``. Given ``tubelets``, nothing is sampled: they are replayed.
+        """
+        clips = [v1] if v2 is None else [v1, v2]
+        self._check_clips(clips)
+        canvas = torch.empty((len(clips), *v1.shape), dtype=v1.dtype, device=v1.device)
+        for copy, clip in zip(canvas, clips):
+            copy.copy_(clip)
+        batched = v1.dim() == 5
+        logical_canvas = self._logical(canvas if batched else canvas.unsqueeze(1), leading=1)
+        source = self._logical(v1 if batched else v1.unsqueeze(0), leading=0)
+        batch, _, frames, height, width = source.shape
+        if tubelets is None:
+            tubelets = sample_tubelets(self.config, batch, frames, height, width,
+                                       device=v1.device, generator=generator)
+        ops.paint_(logical_canvas, source, tubelets, backend=self.backend)
+        outputs = tuple(canvas)
+        if return_tubelets:
+            return (*outputs, tubelets)
+        return outputs[0] if v2 is None else outputs
+
+    def extra_repr(self) -> str:
+        return f"{self.config}, data_format={self.data_format!r}, backend={self.backend!r}"
+
+    def _logical(self, video: torch.Tensor, leading: int) -> torch.Tensor:
+        """A ``(…, B, C, T, H, W)`` view of a video in this module's data format."""
+        if self.data_format == "BCTHW":
+            return video
+        dims = list(range(video.dim()))
+        channels, frames = leading + 1, leading + 2
+        dims[channels], dims[frames] = dims[frames], dims[channels]
+        return video.permute(dims)
+
+    def _check_clips(self, clips: list) -> None:
+        for name, clip in zip(("v1", "v2"), clips):
+            if not isinstance(clip, torch.Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(clip).__name__}")
+        first = clips[0]
+        if first.dim() not in (4, 5):
+            raise ValueError(f"v1 must have shape ({', '.join(self.data_format)}) or "
+                             f"({', '.join(self.data_format[1:])}), got {tuple(first.shape)}")
+        if first.dtype not in ops.DTYPES:
+            supported = ", ".join(str(d) for d in ops.DTYPES)
+            raise TypeError(f"v1: dtype {first.dtype} is not supported; use one of {supported}")
+        if len(clips) == 2:
+            second = clips[1]
+            if (second.shape, second.dtype, second.device) != (first.shape, first.dtype, first.device):
+                raise ValueError(
+                    f"v2 must match v1 in shape, dtype and device: {tuple(second.shape)} {second.dtype} "
+                    f"on {second.device} vs {tuple(first.shape)} {first.dtype} on {first.device}"
+                )

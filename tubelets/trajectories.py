@@ -1,0 +1,113 @@
+"""Paths over time: keyframes with linear interpolation, and smoothed random walks.
+
+Every function is batched over leading dimensions ``(...)`` (clips × tubelets) and draws
+its randomness from ``uniform(shape) -> Tensor`` with values in ``[0, 1)``, so the caller
+decides the device and the generator. Positions are pixel coordinates ``(x, y)``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+Uniform = Callable[[tuple[int, ...]], torch.Tensor]
+
+
+def keyframe_times(uniform: Uniform, batch: tuple[int, ...], keyframes: int, frames: int, device) -> torch.Tensor:
+    """``(..., K)`` int64 sorted frame indices: the first, the last and ``K-2`` distinct others.
+
+    ``K = min(keyframes, frames)``; a single frame gives the single keyframe 0 (§5.3.3).
+    """
+    count = min(keyframes, frames)
+    first = torch.zeros(*batch, 1, dtype=torch.int64, device=device)
+    if count == 1:
+        return first
+    interior = uniform((*batch, frames - 2)).argsort(-1)[..., : count - 2] + 1
+    return torch.cat([first, interior.sort(-1).values, first + frames - 1], -1)
+
+
+def interpolate(times: torch.Tensor, values: torch.Tensor, frames: int) -> torch.Tensor:
+    """Piecewise-linear ``(..., T, D)`` through ``values`` ``(..., K, D)`` at ``times`` ``(..., K)``."""
+    if times.shape[-1] == 1:
+        return values.expand(*values.shape[:-2], frames, values.shape[-1])
+    t = torch.arange(frames, device=times.device).expand(*times.shape[:-1], frames).contiguous()
+    segment = (torch.searchsorted(times.contiguous(), t, right=True) - 1).clamp(0, times.shape[-1] - 2)
+    t0, t1 = times.gather(-1, segment), times.gather(-1, segment + 1)
+    weight = ((t - t0).double() / (t1 - t0).double())[..., None]
+    index = segment[..., None].expand(*segment.shape, values.shape[-1])
+    v0, v1 = values.gather(-2, index), values.gather(-2, index + 1)
+    return v0 + weight.to(values.dtype) * (v1 - v0)
+
+
+def keyframed(uniform: Uniform, times: torch.Tensor, low: float, high: float, identity: float, dims: int, frames: int):
+    """Transform parameters ``(..., T, dims)``: identity at the first keyframe, uniform in
+    ``[low, high]`` at the others, linear in between (§5.3.4, Eq. 5.7)."""
+    values = low + (high - low) * uniform((*times.shape, dims))
+    values[..., 0, :] = identity
+    return interpolate(times, values, frames)
+
+
+def static_path(uniform: Uniform, batch: tuple[int, ...], frames: int, size: torch.Tensor) -> torch.Tensor:
+    """``(..., T, 2)``: one uniform position held still (the "no motion" ablation, Table 5.3)."""
+    start = uniform((*batch, 1, 2)) * (size - 1)
+    return start.expand(*batch, frames, 2)
+
+
+def linear_path(uniform: Uniform, times: torch.Tensor, step: tuple[float, float], frames: int, size: torch.Tensor):
+    """``(..., T, 2)`` through keyframe positions whose neighbours lie less than ``Δ`` apart.
+
+    ``Δ`` is drawn per path from ``step`` (fractions of the frame, §5.4.1); each next
+    keyframe is uniform in the disc of radius ``Δ`` around the previous one, clipped to
+    the frame (Eq. 5.5).
+    """
+    batch, count = times.shape[:-1], times.shape[-1]
+    limit = size - 1
+    delta = (step[0] + (step[1] - step[0]) * uniform((*batch, 1))) * size
+    radius = delta[..., None, :] * uniform((*batch, count - 1, 1)).sqrt()
+    angle = 2 * torch.pi * uniform((*batch, count - 1))
+    offsets = radius * torch.stack([angle.cos(), angle.sin()], -1)
+    points = [uniform((*batch, 2)) * limit]
+    for k in range(count - 1):  # K is tiny (3 by default); each point depends on the last
+        points.append(torch.minimum(torch.clamp(points[-1] + offsets[..., k, :], min=0), limit))
+    return interpolate(times, torch.stack(points, -2), frames)
+
+
+def nonlinear_path(uniform: Uniform, batch, points: int, sigma: float, extent, frames: int, size: torch.Tensor):
+    """``(..., T, 2)``: ``N`` uniform points, Gaussian-smoothed, resampled to ``T`` (Eq. 5.6).
+
+    Smoothing ``N=48`` uniform points with ``σ=8`` leaves a path a few pixels long around
+    the frame centre, so the resampled path is stretched to span a fraction ``extent`` of
+    the frame on each axis and placed uniformly inside it.
+    """
+    raw = uniform((*batch, 2, points))
+    smooth = gaussian_filter1d_reflect(raw, sigma)
+    position = torch.linspace(0, points - 1, frames, device=raw.device, dtype=raw.dtype)
+    left = position.floor().long().clamp(max=points - 2)
+    weight = position - left
+    path = smooth[..., left] + weight * (smooth[..., left + 1] - smooth[..., left])  # (..., 2, T)
+    low = path.amin(-1, keepdim=True)
+    span = path.amax(-1, keepdim=True) - low
+    unit = torch.where(span > 0, (path - low) / span.clamp(min=1e-12), torch.full_like(path, 0.5))
+    limit = (size - 1)[..., None]  # (2, 1)
+    length = (extent[0] + (extent[1] - extent[0]) * uniform((*batch, 2, 1))) * limit
+    start = uniform((*batch, 2, 1)) * (limit - length)
+    return (start + unit * length).transpose(-1, -2)
+
+
+def gaussian_filter1d_reflect(x: torch.Tensor, sigma: float, truncate: float = 4.0) -> torch.Tensor:
+    """Gaussian smoothing along the last axis with half-sample reflection at the ends.
+
+    Equal to ``scipy.ndimage.gaussian_filter1d(x, sigma, mode="reflect", truncate=4.0)``:
+    the kernel has radius ``int(truncate·σ + 0.5)``, and the signal is mirrored about its
+    edges (``d c b a | a b c d | d c b a``), repeatedly if the kernel is longer than it.
+    """
+    radius = int(truncate * sigma + 0.5)
+    offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=torch.float64)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).to(x.dtype)
+    n = x.shape[-1]
+    index = torch.arange(-radius, n + radius, device=x.device) % (2 * n)
+    index = torch.where(index >= n, 2 * n - 1 - index, index)
+    padded = x[..., index]  # (..., n + 2·radius)
+    windows = padded.unfold(-1, 2 * radius + 1, 1)  # (..., n, 2·radius + 1)
+    return windows @ kernel
