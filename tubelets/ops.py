@@ -111,7 +111,10 @@ def unavailable(backend: str, device: torch.device) -> str | None:
     if backend == "cuda":
         from . import native
         return "it paints CUDA tensors only" if device.type != "cuda" else native.CUDA_UNAVAILABLE
-    from . import kernels
+    try:
+        from . import kernels
+    except ImportError:  # running from a source tree: kernels/ is installed as tubelets.kernels
+        return "tubelets.kernels is not installed; pip install the package"
     return kernels.unavailable(device)
 
 

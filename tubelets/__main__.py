@@ -1,0 +1,60 @@
+"""``python -m tubelets {demo, info, bench}``."""
+from __future__ import annotations
+
+import sys
+
+import torch
+
+USAGE = """usage: python -m tubelets COMMAND [ARGS]
+
+commands:
+  demo   a positive pair from two real clips: writes pair.png and pair.gif, prints timings
+  info   which compositing backends were built, and why not
+  bench  benchmarks against the paper's per-clip pipeline and batched grid_sample
+"""
+
+
+def info() -> None:
+    from . import __version__, ops
+
+    print(f"tubelets {__version__}, torch {torch.__version__}")
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    for device in devices:
+        print(f"{device.type} tensors (auto → {ops.resolve_backend('auto', device)}):")
+        for backend in ops.BACKENDS:
+            reason = ops.unavailable(backend, device)
+            print(f"  {backend:<8}{'available' if reason is None else 'unavailable: ' + reason}")
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("demo", "info", "bench"):
+        print(USAGE, file=sys.stderr)
+        return 2
+    command, args = argv[0], argv[1:]
+    if command == "demo":
+        from .demo import main as demo
+        demo(args)
+    elif command == "info":
+        info()
+    else:
+        return _bench(args)
+    return 0
+
+
+def _bench(args: list[str]) -> int:
+    """Run ``benchmarks/run.py`` of the checkout this package was installed from or is run in."""
+    import runpy
+    from pathlib import Path
+
+    script = Path("benchmarks") / "run.py"
+    if not script.is_file():
+        print("python -m tubelets bench runs benchmarks/run.py: run it from the repository root",
+              file=sys.stderr)
+        return 2
+    sys.argv = [str(script), *args]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
