@@ -1,0 +1,67 @@
+"""`tubelets::paint_` as a PyTorch custom op: opcheck, torch.compile and backend choice."""
+import pytest
+import torch
+
+from helpers import cpu_backends
+from tubelets import TubeletOverlay, composite, ops, sample_tubelets
+
+
+def example(dtype=torch.uint8, batch=2, frames=4, height=20, width=24, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    shape = (batch, 3, frames, height, width)
+    v1, v2 = (torch.randint(0, 256, shape, generator=generator).to(dtype) for _ in range(2))
+    overlay = TubeletOverlay(transforms=("rotation", "scale"))
+    tubes = sample_tubelets(overlay.config, batch, frames, height, width, generator=generator)
+    return v1, v2, tubes
+
+
+@pytest.mark.parametrize("backend", cpu_backends())
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_opcheck(backend, dtype):
+    v1, v2, tubes = example(dtype)
+    canvas = torch.stack([v1, v2])
+    args = (canvas, v1, tubes.inv_affine, tubes.opacity, tubes.frame_boxes(20, 24), tubes.src_box,
+            tubes.src_frame, tubes.shape, tubes.softness, backend)
+    torch.library.opcheck(torch.ops.tubelets.paint_.default, args)
+
+
+@pytest.mark.parametrize("backend", cpu_backends())
+def test_compositing_compiles_with_fullgraph(backend):
+    v1, v2, tubes = example()
+    overlay = TubeletOverlay(backend=backend)
+
+    def pair(a, b, inv_affine, opacity):
+        replay = type(tubes)(**{**vars(tubes), "inv_affine": inv_affine, "opacity": opacity})
+        return overlay(a, b, tubelets=replay)
+
+    compiled = torch.compile(pair, fullgraph=True, backend="aot_eager")
+    expected = overlay(v1, v2, tubelets=tubes)
+    got = compiled(v1, v2, tubes.inv_affine, tubes.opacity)
+    assert all(torch.equal(a, b) for a, b in zip(got, expected))
+
+
+def test_auto_picks_a_backend_for_the_device():
+    assert ops.resolve_backend("auto", torch.device("cpu")) in ("cpu", "torch")
+
+
+def test_unavailable_backend_raises_with_the_reason():
+    v1, v2, tubes = example()
+    with pytest.raises(RuntimeError, match="cuda.*CUDA tensors only"):
+        composite(v1, v2, tubes, backend="cuda")
+    with pytest.raises(ValueError, match="unknown 'gpu'"):
+        composite(v1, v2, tubes, backend="gpu")
+
+
+def test_composite_writes_into_out_and_keeps_the_input():
+    v1, v2, tubes = example()
+    out = torch.empty_like(v2)
+    before = v2.clone()
+    result = composite(v2, v1, tubes, out=out)
+    assert result is out and torch.equal(v2, before)
+    assert torch.equal(out, composite(v2, v1, tubes))
+
+
+def test_painting_a_canvas_that_shares_memory_with_the_source_is_refused():
+    v1, _, tubes = example()
+    with pytest.raises(ValueError, match="must not share memory with source"):
+        ops.paint_(v1.unsqueeze(0), v1, tubes)

@@ -1,0 +1,133 @@
+"""`TubeletOverlay`: the user-facing contract on real clips and random batches."""
+import pytest
+import torch
+
+from helpers import cpu_backends
+from tubelets import TubeletConfig, TubeletOverlay, sample_tubelets
+from tubelets.video import bundled_clip, read_clip
+
+DTYPES = [torch.uint8, torch.float16, torch.bfloat16, torch.float32]
+
+
+def random_clips(batch=3, channels=3, frames=8, height=40, width=52, dtype=torch.uint8, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    shape = (batch, channels, frames, height, width)
+    clips = [torch.randint(0, 256, shape, generator=generator).to(dtype) for _ in range(2)]
+    if dtype.is_floating_point:
+        clips = [c / 255 for c in clips]
+    return clips
+
+
+@pytest.fixture(scope="module")
+def real_pair():
+    """``(2, 3, 16, 112, 112)`` uint8 clips from two different real videos."""
+    v1 = torch.stack([read_clip(bundled_clip("bikes.mp4"), start=s) for s in (0, 40)])
+    v2 = torch.stack([read_clip(bundled_clip("bigbuckbunny.mp4"), start=s) for s in (0, 40)])
+    return v1, v2
+
+
+def test_positive_pair_from_real_clips_shares_only_the_tubelets(real_pair):
+    v1, v2 = real_pair
+    torch.manual_seed(0)
+    q, k, tubes = TubeletOverlay()(v1, v2, return_tubelets=True)
+    painted = (q != v1).any(1) | (k != v2).any(1)  # (B, T, H, W)
+    assert 0.01 < painted.float().mean() < 0.5
+    assert torch.equal(q.permute(0, 2, 3, 4, 1)[painted], k.permute(0, 2, 3, 4, 1)[painted])
+    assert tubes.inv_affine.shape == (2, 2, 16, 2, 3)
+
+
+@pytest.mark.parametrize("backend", cpu_backends())
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("data_format", ["BCTHW", "BTCHW"])
+def test_every_layout_and_dtype_gives_the_same_pixels(backend, dtype, data_format):
+    v1, v2 = random_clips(dtype=dtype)
+    overlay = TubeletOverlay(backend=backend)
+    tubes = sample_tubelets(overlay.config, 3, 8, 40, 52, generator=torch.Generator().manual_seed(1))
+    q, k = overlay(v1, v2, tubelets=tubes)
+    layout = TubeletOverlay(data_format=data_format, backend=backend)
+    convert = (lambda x: x.transpose(1, 2)) if data_format == "BTCHW" else (lambda x: x)
+    q2, k2 = layout(convert(v1), convert(v2), tubelets=tubes)
+    assert q2.dtype == dtype and q2.shape == convert(v1).shape
+    assert torch.equal(convert(q2), q) and torch.equal(convert(k2), k)
+    assert not torch.equal(q, v1)
+
+
+@pytest.mark.parametrize("data_format", ["BCTHW", "BTCHW"])
+def test_unbatched_clip_in_a_dataloader_worker_matches_the_batch(data_format):
+    v1, v2 = random_clips(batch=1, dtype=torch.float32)
+    convert = (lambda x: x.transpose(1, 2)) if data_format == "BTCHW" else (lambda x: x)
+    overlay = TubeletOverlay(data_format=data_format)
+    tubes = sample_tubelets(overlay.config, 1, 8, 40, 52)
+    q, k = overlay(convert(v1)[0], convert(v2)[0], tubelets=tubes)
+    qb, kb = overlay(convert(v1), convert(v2), tubelets=tubes)
+    assert q.shape == convert(v1)[0].shape
+    assert torch.equal(q, qb[0]) and torch.equal(k, kb[0])
+
+
+def test_single_clip_cuts_patches_from_itself():
+    (x, _), tubes = random_clips(batch=2), None
+    overlay = TubeletOverlay(num_tubelets=3)
+    out, tubes = overlay(x, generator=torch.Generator().manual_seed(3), return_tubelets=True)
+    pair, _ = overlay(x, torch.zeros_like(x), tubelets=tubes)
+    assert torch.equal(out, pair)
+
+
+def test_inputs_are_never_modified():
+    v1, v2 = random_clips()
+    before = (v1.clone(), v2.clone())
+    TubeletOverlay()(v1, v2)
+    TubeletOverlay()(v1)
+    assert torch.equal(v1, before[0]) and torch.equal(v2, before[1])
+
+
+def test_same_seed_same_output_and_each_clip_gets_its_own_tubelets():
+    v1, v2 = random_clips(batch=4)
+    overlay = TubeletOverlay(motion="linear", transforms=("scale", "rotation", "shear"))
+    torch.manual_seed(7)
+    first = overlay(v1, v2)
+    torch.manual_seed(7)
+    second = overlay(v1, v2)
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert torch.equal(overlay(v1, generator=g1), overlay(v1, generator=g2))
+    tubes = sample_tubelets(overlay.config, 4, 8, 40, 52, generator=torch.Generator().manual_seed(0))
+    assert len({tuple(c.flatten().tolist()) for c in tubes.centers}) == 4
+
+
+def test_replay_reproduces_the_same_tubelets():
+    v1, v2 = random_clips()
+    overlay = TubeletOverlay(transforms=("rotation", "shear"))
+    q, k, tubes = overlay(v1, v2, return_tubelets=True)
+    q2, k2 = overlay(v1, v2, tubelets=tubes)
+    assert torch.equal(q, q2) and torch.equal(k, k2)
+
+
+@pytest.mark.parametrize("frames, height, width", [(1, 112, 112), (5, 7, 9), (3, 1, 1), (2, 17, 3)])
+def test_odd_sizes_single_frames_and_tiny_frames(frames, height, width):
+    v1, v2 = random_clips(batch=2, frames=frames, height=height, width=width)
+    q, k = TubeletOverlay(motion="linear", transforms=("scale",))(v1, v2)
+    assert q.shape == v1.shape and k.dtype == v2.dtype
+
+
+def test_empty_batch_returns_empty_outputs():
+    v1, v2 = random_clips(batch=0)
+    q, k = TubeletOverlay()(v1, v2)
+    assert q.shape == v1.shape and k.shape == v2.shape
+
+
+def test_defaults_are_the_papers_configuration():
+    config = TubeletOverlay().config
+    assert config == TubeletConfig.paper()
+    assert (config.num_tubelets, config.motion, config.transforms) == (2, "nonlinear", ("rotation",))
+    assert config.patch_size == (16 / 112, 64 / 112) and config.keyframes == 3
+    assert (config.nonlinear_points, config.nonlinear_sigma) == (48, 8.0)
+    assert (config.scale_range, config.rotation_range, config.shear_range) == ((0.5, 1.5), (-90.0, 90.0), (-1.0, 1.0))
+
+
+def test_sampled_patches_follow_the_paper_sizes_and_paint_largest_first():
+    tubes = sample_tubelets(TubeletConfig(num_tubelets=3), 500, 16, 112, 112)
+    size = tubes.patch_size
+    assert size.min() >= 16 and size.max() <= 64
+    area = size.prod(-1)
+    assert (area[:, :-1] >= area[:, 1:]).all()
+    assert set(tubes.shape.unique().tolist()) == {0, 1, 2}
