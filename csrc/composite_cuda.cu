@@ -1,0 +1,99 @@
+// CUDA backend: one thread per output pixel, one launch for all P canvases.
+//
+// The grid is (B·T frames) x (tiles across) x (tiles down). A block first
+// computes the union of the tubelets' boxes in its frame, from the same few
+// (cached, warp-uniform) loads in every thread, and leaves at once if its tile
+// misses it: the launch covers whole frames without a host round trip to find
+// the boxes, and only tiles under some tubelet do work.
+#include <cuda_runtime.h>
+
+#include <climits>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "composite.h"
+
+namespace tubelets {
+namespace {
+
+// A tile row is one warp, so loads and stores along W coalesce.
+constexpr int kTileWidth = 32;
+constexpr int kTileHeight = 8;
+// At least 4 resident blocks per SM caps registers at 64 per thread. With the
+// block size alone, ptxas chose 40 registers for uint8 and spilled.
+constexpr int kMinBlocksPerSM = 4;
+
+__device__ Box union_box(const PaintArgs& args, int64_t b, int64_t t) {
+  Box all{INT64_MAX, INT64_MAX, INT64_MIN, INT64_MIN};
+  for (int64_t m = 0; m < args.num_tubelets; ++m) {
+    const Box box = frame_box(args, b, m, t);
+    if (is_empty(box)) continue;
+    all = Box{min(all.x0, box.x0), min(all.y0, box.y0), max(all.x1, box.x1), max(all.y1, box.y1)};
+  }
+  return all;
+}
+
+template <typename scalar_t>
+__global__ void __launch_bounds__(kTileWidth * kTileHeight, kMinBlocksPerSM)
+    paint_kernel(const PaintArgs args) {
+  // The host checked that B·T fits the grid's 32-bit x: divide in 32 bits.
+  const unsigned frames = unsigned(args.canvas_size[3]);
+  const int64_t b = blockIdx.x / frames, t = blockIdx.x % frames;
+  const int64_t tile_x = int64_t(blockIdx.y) * kTileWidth;
+  const int64_t tile_y = int64_t(blockIdx.z) * kTileHeight;
+  const Box tile{tile_x, tile_y, tile_x + kTileWidth - 1, tile_y + kTileHeight - 1};
+  const Box work = union_box(args, b, t);
+  if (work.x1 < tile.x0 || work.y1 < tile.y0 || work.x0 > tile.x1 || work.y0 > tile.y1) return;
+
+  const int64_t x = tile_x + threadIdx.x, y = tile_y + threadIdx.y;
+  if (x >= args.canvas_size[5] || y >= args.canvas_size[4]) return;
+  for (int64_t m = 0; m < args.num_tubelets; ++m) {
+    if (!contains(frame_box(args, b, m, t), x, y)) continue;
+    paint_pixel<scalar_t>(args, load_patch(args, b, m, t), b, t, y, x);
+  }
+}
+
+void check(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) {
+    throw std::runtime_error(std::string("tubelets CUDA backend: ") + what + ": " +
+                             cudaGetErrorString(status));
+  }
+}
+
+// Makes `device` current for the launch and restores the caller's device after.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    check(cudaGetDevice(&previous_), "cudaGetDevice");
+    if (previous_ != device) check(cudaSetDevice(device), "cudaSetDevice");
+  }
+  ~DeviceGuard() { cudaSetDevice(previous_); }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+}  // namespace
+
+void paint_cuda(const PaintArgs& args, Dtype dtype, int device, uintptr_t stream) {
+  if (nothing_to_paint(args)) return;
+  const int64_t frames = args.canvas_size[1] * args.canvas_size[3];
+  const int64_t tiles_x = (args.canvas_size[5] + kTileWidth - 1) / kTileWidth;
+  const int64_t tiles_y = (args.canvas_size[4] + kTileHeight - 1) / kTileHeight;
+  if (frames > INT_MAX || tiles_x > 65535 || tiles_y > 65535) {
+    throw std::invalid_argument("tubelets CUDA backend: too many frames or too large frames");
+  }
+  const dim3 grid{unsigned(frames), unsigned(tiles_x), unsigned(tiles_y)};
+  const dim3 block{kTileWidth, kTileHeight};
+  DeviceGuard guard(device);
+  dispatch(dtype, [&](auto storage) {
+    paint_kernel<decltype(storage)>
+        <<<grid, block, 0, reinterpret_cast<cudaStream_t>(stream)>>>(args);
+  });
+  check(cudaGetLastError(), "launching paint_kernel");
+}
+
+}  // namespace tubelets

@@ -1,0 +1,154 @@
+"""Build of `tubelets`: pure Python plus two optional native modules.
+
+* ``tubelets._C``: the C++/OpenMP CPU backend (csrc/composite_cpu.cpp), built whenever a
+  C++ compiler works. ``TUBELETS_SANITIZE=1`` builds it with AddressSanitizer and UBSan
+  (run Python with ``LD_PRELOAD="$(gcc -print-file-name=libasan.so)
+  $(gcc -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0``).
+* ``tubelets._cuda``: the CUDA backend (csrc/composite_cuda.cu + csrc/cuda_module.cpp),
+  built by ``nvcc`` when it is found (on ``PATH`` or in ``$CUDA_HOME/bin``); a GPU is not
+  needed to build. ``TUBELETS_BUILD_CUDA=0/1`` overrides the detection and
+  ``TUBELETS_CUDA_ARCHS`` (default ``80;90``) lists the SM architectures.
+
+Neither module links libtorch (the bindings take data pointers, sizes and strides as
+integers), so one build serves any torch; cudart is linked statically. A module that fails
+to build is skipped with a warning and never fails the install: ``tubelets.native`` then
+reports why it is missing and the package falls back to the reference.
+
+Floating point: no fast math and no contraction into fused multiply-adds, on the host and
+on the device, so the kernels match the float32 reference bit for bit.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sysconfig
+from pathlib import Path
+
+import pybind11
+from setuptools import Extension, find_packages, setup
+from setuptools.command.build_ext import build_ext
+from setuptools.errors import ExecError, OptionError
+from setuptools.modified import newer_group
+
+HEADERS = ["csrc/composite.h", "csrc/python_args.h"]
+STANDARD = "-std=c++17"
+HOST_FLAGS = ["-O3", "-fno-fast-math", "-ffp-contract=off", "-fvisibility=hidden"]
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
+
+
+def find_nvcc() -> str | None:
+    """Path of ``nvcc`` on ``PATH`` or under ``$CUDA_HOME``/``$CUDA_PATH``, or None."""
+    homes = [os.environ.get(name) for name in ("CUDA_HOME", "CUDA_PATH")]
+    found = [shutil.which("nvcc"), *(shutil.which("nvcc", path=f"{h}/bin") for h in homes if h)]
+    return next((path for path in found if path), None)
+
+
+def cuda_archs() -> list[str]:
+    """``TUBELETS_CUDA_ARCHS`` as SM numbers: "80;90" (also "8.0 9.0", "80,90a")."""
+    listed = os.environ.get("TUBELETS_CUDA_ARCHS", "80;90")
+    archs = [arch.replace(".", "") for arch in re.split(r"[;,\s]+", listed) if arch]
+    if not archs:
+        raise OptionError(f"TUBELETS_CUDA_ARCHS={listed!r} lists no architecture")
+    return archs
+
+
+def cuda_wanted(nvcc: str | None) -> bool:
+    setting = os.environ.get("TUBELETS_BUILD_CUDA", "").strip().lower()
+    if setting in ("0", "false", "no", "off"):
+        return False
+    if setting in ("1", "true", "yes", "on"):
+        return True
+    return nvcc is not None
+
+
+def cpu_extension() -> Extension:
+    sanitize = SANITIZE_FLAGS if os.environ.get("TUBELETS_SANITIZE") == "1" else []
+    return Extension(
+        "tubelets._C",
+        sources=["csrc/composite_cpu.cpp"],
+        depends=HEADERS,
+        include_dirs=[pybind11.get_include()],
+        extra_compile_args=[STANDARD, *HOST_FLAGS, "-fopenmp", *sanitize],
+        extra_link_args=["-fopenmp", *sanitize],
+        language="c++",
+        optional=True,  # a failed build warns instead of failing the install
+    )
+
+
+def cuda_extension() -> Extension:
+    return Extension(
+        "tubelets._cuda",
+        sources=["csrc/composite_cuda.cu", "csrc/cuda_module.cpp"],
+        depends=HEADERS,
+        language="c++",
+        optional=True,
+    )
+
+
+class BuildNative(build_ext):
+    """setuptools' ``build_ext``, with the CUDA module built by nvcc.
+
+    Both modules are ``optional``: setuptools turns a compiler error into a warning, and
+    an editable install skips the module instead of failing to copy it.
+    """
+
+    def build_extension(self, ext: Extension) -> None:
+        if ext.name == "tubelets._cuda":
+            self.build_with_nvcc(ext)
+        else:
+            super().build_extension(ext)
+
+    def build_with_nvcc(self, ext: Extension) -> None:
+        """Compiles and links the CUDA module in one nvcc call (setuptools knows no .cu)."""
+        nvcc = find_nvcc()
+        if nvcc is None:
+            raise ExecError("nvcc not found (set CUDA_HOME or put nvcc on PATH)")
+        output = self.get_ext_fullpath(ext.name)
+        if not (self.force or newer_group([*ext.sources, *ext.depends], output)):
+            return
+        archs = cuda_archs()
+        # Cubins for each arch, plus PTX of the last one listed so later GPUs can JIT it.
+        gencode = [f"-gencode=arch=compute_{a},code=sm_{a}" for a in archs]
+        gencode.append(f"-gencode=arch=compute_{archs[-1]},code=compute_{archs[-1]}")
+        os.makedirs(os.path.dirname(output), exist_ok=True)
+        command = [
+            nvcc, "-shared", "-o", output, *ext.sources, *gencode,
+            STANDARD, "-O3", "--fmad=false", "--cudart=static",
+            f"-I{pybind11.get_include()}", f"-I{sysconfig.get_paths()['include']}",
+            "-Xcompiler=" + ",".join(["-fPIC", *HOST_FLAGS]),
+        ]  # fmt: skip
+        self.spawn(command)
+
+
+def extensions() -> list[Extension]:
+    modules = [cpu_extension()]
+    if cuda_wanted(find_nvcc()):
+        modules.append(cuda_extension())
+    return modules
+
+
+# The Triton kernels live in the top-level kernels/ and install as tubelets.kernels.
+KERNEL_PACKAGES = ["tubelets.kernels", *(f"tubelets.kernels.{p}" for p in find_packages("kernels"))]
+
+VERSION = re.search(r'__version__ = "(.+)"', Path("tubelets/__init__.py").read_text())[1]
+
+setup(
+    name="tubelets",
+    version=VERSION,
+    description="Tubelet-contrastive video augmentation: fast batched tubelet compositing",
+    python_requires=">=3.10",
+    packages=["tubelets", *find_packages(include=["tubelets.*"]), *KERNEL_PACKAGES],
+    package_dir={"tubelets.kernels": "kernels"},
+    ext_modules=extensions(),
+    cmdclass={"build_ext": BuildNative},
+    install_requires=["torch>=2.4", "numpy"],
+    extras_require={
+        "test": [
+            "pytest", "hypothesis", "scipy", "kornia", "opencv-python-headless", "av",
+            "scikit-video", "pillow",
+        ],
+        "bench": ["opencv-python-headless", "scipy", "kornia", "matplotlib"],
+        "triton": ["triton"],
+    },  # fmt: skip
+)

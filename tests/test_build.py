@@ -1,0 +1,50 @@
+"""Rules for the native sources and the build script, checked without building."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NETWORK_MODULES = {"urllib", "urllib2", "urllib3", "http", "requests", "socket", "ftplib", "httpx",
+                   "git", "pygit2", "dulwich", "setuptools_scm", "pip"}
+
+
+def test_no_two_native_sources_share_a_stem():
+    """foo.cpp beside foo.cu would build two objects named foo.o, one silently replacing
+    the other."""
+    stems = Counter(path.stem for path in (ROOT / "csrc").iterdir() if path.is_file())
+    assert not [stem for stem, count in stems.items() if count > 1]
+
+
+def test_setup_py_makes_no_network_or_git_calls():
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert not imported & NETWORK_MODULES
+    strings = [node.value for node in ast.walk(tree)
+               if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    assert not [s for s in strings if "://" in s or s == "git" or s.startswith("git ")]
+    calls = [ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    assert not [c for c in calls if c.split(".")[-1] in {"urlopen", "urlretrieve", "system"}]
+
+
+def test_kernels_are_installed_inside_the_package(tmp_path):
+    """kernels/ lands as tubelets.kernels, and nothing named ``kernels`` at the top level."""
+    pytest.importorskip("pybind11", reason="setup.py needs its build requirements")
+    command = [sys.executable, "setup.py", "--quiet", "build_py", "--build-lib", str(tmp_path)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tubelets"]
+    installed = {p.relative_to(tmp_path / "tubelets").as_posix()
+                 for p in (tmp_path / "tubelets").rglob("*.py")}
+    sources = {p.relative_to(ROOT / "kernels").as_posix() for p in (ROOT / "kernels").rglob("*.py")}
+    assert {f"kernels/{name}" for name in sources} <= installed

@@ -1,0 +1,377 @@
+"""The C++ CPU backend (``tubelets._C``) against the reference, on the same inputs.
+
+Every dtype must match bit for bit. The oracle is :func:`tubelets.reference.paint_` run with
+a correctly rounded float32 square root: torch's CPU ``sqrt`` is not (torch 2.13 rounds
+~20% of float32 inputs to the neighbouring value), whereas C's ``sqrtf`` and CUDA's
+``sqrt.rn`` are. Rounding torch's float64 square root to float32 is exact: the float64
+error is far smaller than the distance from the square root of any float32 to the
+nearest float32 rounding boundary. :func:`test_reference_as_is_differs_only_by_sqrt_rounding`
+pins down that this is the only difference.
+"""
+from __future__ import annotations
+
+import math
+from unittest import mock
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tubelets import native, reference
+from tubelets.params import compile_inv_affine, frame_boxes
+
+pytestmark = pytest.mark.skipif(native._C is None, reason=f"{native.CPU_UNAVAILABLE}")
+
+DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32)
+LAYOUTS = ("contiguous", "frames_major", "channels_last", "sliced")
+_TORCH_SQRT = torch.sqrt
+
+
+def _correctly_rounded_sqrt(values: torch.Tensor) -> torch.Tensor:
+    if values.dtype != torch.float32:
+        return _TORCH_SQRT(values)
+    return _TORCH_SQRT(values.double()).float()
+
+
+def paint_oracle_(canvas: torch.Tensor, *args: torch.Tensor) -> None:
+    """The reference, with float32 square roots rounded correctly (module docstring)."""
+    with mock.patch.object(torch, "sqrt", _correctly_rounded_sqrt):
+        reference.paint_(canvas, *args)
+
+
+def stored_as(values: torch.Tensor, layout: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(tensor, buffer)``: ``values`` ``(..., C, T, H, W)`` in ``layout``, and the memory
+    holding it (the tensor itself, or for ``sliced`` the larger buffer it is a window of)."""
+    if layout == "contiguous":
+        tensor = values.clone()
+    elif layout == "frames_major":  # stored (..., T, C, H, W), e.g. from a video decoder
+        tensor = values.transpose(-4, -3).contiguous().transpose(-4, -3)
+    elif layout == "channels_last":  # stored (..., T, H, W, C): torch.channels_last_3d
+        tensor = values.movedim(-4, -1).contiguous().movedim(-1, -4)
+    else:  # every 2nd row and 3rd column of a larger, offset buffer
+        height, width = values.shape[-2:]
+        shape = (*values.shape[:-2], 2 * height + 3, 3 * width + 2)
+        buffer = torch.full(shape, 7, dtype=values.dtype)
+        tensor = buffer[..., 1::2, 2::3][..., :height, :width]
+        tensor.copy_(values)
+        return tensor, buffer
+    return tensor, tensor
+
+
+def random_values(generator: torch.Generator, shape, dtype: torch.dtype) -> torch.Tensor:
+    if dtype == torch.uint8:
+        return torch.randint(0, 256, shape, generator=generator, dtype=dtype)
+    return (torch.randn(shape, generator=generator) * 64).to(dtype)
+
+
+def random_params(generator, batch, count, frames, height, width, source_size, *, extreme=False):
+    """Valid ``(inv_affine, opacity, boxes, src_box, src_frame, shape, softness)``.
+
+    ``extreme`` draws scales of 0.01 to 100, turns of ±720°, shears of ±10 and centres far
+    off the frame, mixed with ordinary values.
+    """
+    def uniform(low, high, *shape):
+        return low + (high - low) * torch.rand(*shape, generator=generator)
+
+    def pick(choices, *shape):
+        index = torch.randint(0, len(choices), shape, generator=generator)
+        return torch.tensor(choices, dtype=torch.float32)[index]
+
+    source_height, source_width = source_size
+    x0 = torch.randint(0, source_width, (batch, count), generator=generator)
+    y0 = torch.randint(0, source_height, (batch, count), generator=generator)
+    x1 = x0 + (torch.rand(batch, count, generator=generator) * (source_width - x0)).long()
+    y1 = y0 + (torch.rand(batch, count, generator=generator) * (source_height - y0)).long()
+    src_box = torch.stack([x0, y0, x1, y1], -1).int()
+    frame = torch.tensor([width, height], dtype=torch.float32)
+    motion = (batch, count, frames)
+    if extreme:
+        centers = uniform(-1.0, 2.0, *motion, 2) * frame
+        angles = uniform(-720.0, 720.0, *motion)
+        scales = pick([0.01, 0.1, 1.0, 10.0, 100.0], *motion, 2)
+        shears = pick([-10.0, -1.0, 0.0, 0.5, 10.0], *motion, 2)
+    else:
+        centers = uniform(-0.2, 1.2, *motion, 2) * frame
+        angles = uniform(-180.0, 180.0, *motion)
+        scales = torch.exp(0.5 * torch.randn(*motion, 2, generator=generator))
+        shears = 0.3 * torch.randn(*motion, 2, generator=generator)
+    half_size = (src_box[..., 2:] - src_box[..., :2] + 1).float()[:, :, None] / 2
+    inv_affine = compile_inv_affine(centers, half_size, angles, scales, shears)
+    opacity = torch.rand(motion, generator=generator)
+    opacity = torch.where(torch.rand(motion, generator=generator) < 0.3, 1.0, opacity)
+    opacity = torch.where(torch.rand(motion, generator=generator) < 0.1, 0.0, opacity)
+    softness = torch.rand(batch, count, generator=generator) * 0.5
+    softness = torch.where(torch.rand(batch, count, generator=generator) < 0.5, 0.0, softness)
+    return (
+        inv_affine,
+        opacity,
+        frame_boxes(inv_affine, height, width),
+        src_box,
+        torch.randint(0, frames, (batch, count), generator=generator, dtype=torch.int32),
+        torch.randint(0, 3, (batch, count), generator=generator, dtype=torch.int32),
+        softness,
+    )
+
+
+def check_against_oracle(sizes, source_size, dtype, canvas_layout="contiguous",
+                         source_layout="contiguous", *, extreme=False, seed=0) -> torch.Tensor:
+    """Paints the same random case with both; asserts identical memory; returns the canvas."""
+    copies, batch, channels, frames, height, width, count = sizes
+    generator = torch.Generator().manual_seed(seed)
+    canvas = random_values(generator, (copies, batch, channels, frames, height, width), dtype)
+    source = random_values(generator, (batch, channels, frames, *source_size), dtype)
+    params = random_params(generator, batch, count, frames, height, width, source_size,
+                           extreme=extreme)
+    source, _ = stored_as(source, source_layout)
+    source_before = source.clone()
+    expected, expected_buffer = stored_as(canvas, canvas_layout)
+    actual, actual_buffer = stored_as(canvas, canvas_layout)
+    paint_oracle_(expected, source, *params)
+    native.paint_cpu_(actual, source, *params)
+    assert torch.equal(actual_buffer, expected_buffer), (
+        f"max difference {(actual_buffer.double() - expected_buffer.double()).abs().max()}"
+    )
+    assert torch.equal(source, source_before)
+    return actual
+
+
+@given(
+    sizes=st.tuples(
+        st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4),
+        st.integers(1, 33), st.integers(1, 33), st.integers(0, 4),
+    ),
+    source_size=st.tuples(st.integers(1, 33), st.integers(1, 33)),
+    dtype=st.sampled_from(DTYPES),
+    canvas_layout=st.sampled_from(LAYOUTS),
+    source_layout=st.sampled_from(LAYOUTS),
+    extreme=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_matches_reference(sizes, source_size, dtype, canvas_layout, source_layout, extreme, seed):
+    check_against_oracle(sizes, source_size, dtype, canvas_layout, source_layout,
+                         extreme=extreme, seed=seed)
+
+
+# (P, B, C, T, H, W, M): 1×1 frames, primes, 2ⁿ−1, H ≠ W, T = 1, up to 4 tubelets.
+AWKWARD_SIZES = [
+    (1, 1, 1, 1, 1, 1, 1),
+    (2, 2, 3, 1, 1, 1, 4),
+    (3, 2, 3, 1, 31, 17, 4),
+    (2, 1, 3, 5, 63, 127, 2),
+    (1, 3, 1, 3, 2, 97, 3),
+    (2, 2, 2, 7, 13, 11, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("sizes", AWKWARD_SIZES, ids=str)
+@pytest.mark.parametrize("extreme", [False, True], ids=["typical", "extreme"])
+def test_awkward_sizes(sizes, dtype, extreme):
+    check_against_oracle(sizes, (sizes[4] + 6, sizes[5] + 2), dtype, extreme=extreme)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("canvas_layout", LAYOUTS)
+@pytest.mark.parametrize("source_layout", LAYOUTS)
+def test_strided_layouts(canvas_layout, source_layout, dtype):
+    check_against_oracle((2, 2, 3, 3, 19, 23, 3), (21, 16), dtype, canvas_layout, source_layout)
+
+
+def one_tubelet(height, width, centre, scale, angle, shear, *, shape=0, softness=0.0):
+    """Parameters of one tubelet in one frame, cropping the middle of a 20×20 source."""
+    src_box = torch.tensor([[[4, 5, 15, 14]]], dtype=torch.int32)
+    inv_affine = compile_inv_affine(
+        torch.tensor([[[centre]]]), torch.tensor([[[6.0, 5.0]]]), torch.tensor([[[angle]]]),
+        torch.tensor([[[scale]]]), torch.tensor([[[shear]]]),
+    )  # fmt: skip
+    return (
+        inv_affine,
+        torch.full((1, 1, 1), 0.75),
+        frame_boxes(inv_affine, height, width),
+        src_box,
+        torch.zeros(1, 1, dtype=torch.int32),
+        torch.full((1, 1), shape, dtype=torch.int32),
+        torch.full((1, 1), softness),
+    )
+
+
+@pytest.mark.parametrize("shape", [0, 1, 2])
+@pytest.mark.parametrize("softness", [0.0, 0.3])
+@pytest.mark.parametrize(
+    "centre, scale, angle, shear",
+    [
+        ((20.0, 15.0), (0.01, 0.01), 0.0, (0.0, 0.0)),
+        ((20.0, 15.0), (100.0, 100.0), 0.0, (0.0, 0.0)),
+        ((20.0, 15.0), (0.01, 100.0), 33.0, (0.0, 0.0)),
+        ((20.0, 15.0), (1.0, 1.0), 720.0, (0.0, 0.0)),
+        ((20.0, 15.0), (1.0, 1.0), -719.0, (0.0, 0.0)),
+        ((20.0, 15.0), (1.0, 1.0), 10.0, (10.0, 0.0)),
+        ((20.0, 15.0), (1.0, 1.0), -10.0, (-10.0, 10.0)),
+        ((20.0, 15.0), (2.0, 0.5), 200.0, (0.0, -10.0)),
+        ((-40.0, 15.0), (1.0, 1.0), 0.0, (0.0, 0.0)),
+        ((20.0, 500.0), (3.0, 3.0), 45.0, (1.0, 1.0)),
+    ],
+)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_extreme_transforms(centre, scale, angle, shear, shape, softness, dtype):
+    generator = torch.Generator().manual_seed(1)
+    canvas = random_values(generator, (2, 1, 3, 1, 30, 41), dtype)
+    source = random_values(generator, (1, 3, 1, 20, 20), dtype)
+    params = one_tubelet(30, 41, centre, scale, angle, shear, shape=shape, softness=softness)
+    expected, actual = canvas.clone(), canvas.clone()
+    paint_oracle_(expected, source, *params)
+    native.paint_cpu_(actual, source, *params)
+    assert torch.equal(actual, expected)
+
+
+def test_tubelets_off_the_frame_change_nothing():
+    canvas = torch.rand(2, 1, 3, 1, 30, 41)
+    painted = canvas.clone()
+    for centre in [(-40.0, 15.0), (20.0, 500.0), (1e6, -1e6)]:
+        params = one_tubelet(30, 41, centre, (1.0, 1.0), 30.0, (0.0, 0.0))
+        native.paint_cpu_(painted, torch.rand(1, 3, 1, 20, 20), *params)
+    assert torch.equal(painted, canvas)
+
+
+def test_degenerate_maps_paint_nothing():
+    """A zero scale gives a singular map: non-finite coordinates are outside the patch."""
+    params = one_tubelet(30, 41, (20.0, 15.0), (0.0, 1.0), 30.0, (0.0, 0.0))
+    assert not torch.isfinite(params[0]).all()
+    canvas = torch.rand(1, 1, 3, 1, 30, 41)
+    painted = canvas.clone()
+    native.paint_cpu_(painted, torch.rand(1, 3, 1, 20, 20), *params)
+    assert torch.equal(painted, canvas)
+
+
+def test_reference_as_is_differs_only_by_sqrt_rounding():
+    """Against the unpatched reference: exact without ellipses; with soft ellipses, alpha
+    may differ by the last bit of the distance, scaled by 1 / softness."""
+    for shapes, tolerance in [((0, 2), 0.0), ((1,), 1e-3)]:
+        generator = torch.Generator().manual_seed(3)
+        canvas = random_values(generator, (2, 3, 3, 4, 37, 41), torch.float32)
+        source = random_values(generator, (3, 3, 4, 37, 41), torch.float32)
+        params = list(random_params(generator, 3, 4, 4, 37, 41, (37, 41)))
+        choice = torch.randint(0, len(shapes), params[5].shape, generator=generator)
+        params[5] = torch.tensor(shapes, dtype=torch.int32)[choice]
+        params[6] = 0.1 + params[6]  # soft edges: a hard one could flip on the last bit
+        expected, actual = canvas.clone(), canvas.clone()
+        reference.paint_(expected, source, *params)
+        native.paint_cpu_(actual, source, *params)
+        torch.testing.assert_close(actual, expected, rtol=0, atol=tolerance)
+
+
+def test_thread_count_does_not_change_the_result():
+    generator = torch.Generator().manual_seed(4)
+    canvas = random_values(generator, (2, 4, 3, 5, 29, 31), torch.float32)
+    source = random_values(generator, (4, 3, 5, 29, 31), torch.float32)
+    params = random_params(generator, 4, 3, 5, 29, 31, (29, 31))
+    results = []
+    threads = torch.get_num_threads()
+    try:
+        for count in (1, max(2, threads)):
+            torch.set_num_threads(count)
+            painted = canvas.clone()
+            native.paint_cpu_(painted, source, *params)
+            results.append(painted)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(results[0], results[1])
+
+
+@pytest.mark.parametrize(
+    "canvas_shape, count",
+    [
+        ((0, 1, 3, 2, 5, 5), 1),
+        ((1, 0, 3, 2, 5, 5), 0),
+        ((1, 1, 3, 2, 0, 5), 1),
+        ((1, 1, 3, 2, 5, 5), 0),
+    ],
+)
+def test_empty_inputs_return_early(canvas_shape, count):
+    copies, batch, channels, frames, height, width = canvas_shape
+    generator = torch.Generator().manual_seed(5)
+    params = random_params(generator, batch, count, frames, max(height, 1), width, (4, 4))
+    canvas = torch.zeros(canvas_shape)
+    native.paint_cpu_(canvas, torch.rand(batch, channels, frames, 4, 4), *params)
+    assert not canvas.any()
+
+
+def test_rejects_parameters_the_kernel_would_misread():
+    generator = torch.Generator().manual_seed(6)
+    canvas, source = torch.rand(1, 1, 3, 2, 9, 9), torch.rand(1, 3, 2, 9, 9)
+    params = list(random_params(generator, 1, 2, 2, 9, 9, (9, 9)))
+    with pytest.raises(ValueError, match="source must be"):
+        native.paint_cpu_(canvas, source.double(), *params)
+    with pytest.raises(ValueError, match="contiguous"):
+        native.paint_cpu_(canvas, source, params[0].transpose(1, 2), *params[1:])
+    with pytest.raises(ValueError, match="contiguous"):
+        native.paint_cpu_(canvas, source, *params[:2], params[2].long(), *params[3:])
+
+
+# ---------------------------------------------------------------------------
+# dtype conversions (test hooks of tubelets._C), against torch's.
+
+
+def widen(values: torch.Tensor) -> torch.Tensor:
+    out = torch.empty(values.shape, dtype=torch.float32)
+    native._C.to_float(str(values.dtype).removeprefix("torch."), values.data_ptr(),
+                       out.data_ptr(), values.numel())
+    return out
+
+
+def narrow(values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    out = torch.empty(values.shape, dtype=dtype)
+    native._C.quantise(str(dtype).removeprefix("torch."), values.data_ptr(), out.data_ptr(),
+                       values.numel())
+    return out
+
+
+def assert_same_bits(actual: torch.Tensor, expected: torch.Tensor) -> None:
+    """Equal bit patterns, except that any NaN matches any NaN."""
+    nan = torch.isnan(expected.float())
+    assert torch.equal(torch.isnan(actual.float()), nan)
+    bits = {1: torch.uint8, 2: torch.int16, 4: torch.int32}[expected.element_size()]
+    assert torch.equal(actual[~nan].view(bits), expected[~nan].view(bits))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_widening_every_16_bit_pattern(dtype):
+    patterns = torch.arange(-(2**15), 2**15, dtype=torch.int32).to(torch.int16).view(dtype)
+    assert_same_bits(widen(patterns), patterns.float())
+
+
+def test_widening_uint8():
+    values = torch.arange(256, dtype=torch.int32).to(torch.uint8)
+    assert torch.equal(widen(values), values.float())
+
+
+def float32_probes(dtype: torch.dtype) -> torch.Tensor:
+    """Random float32 bit patterns (every exponent: subnormals, inf, NaN), every value of
+    ``dtype`` with the ties halfway to its neighbours and one float32 step either side."""
+    generator = torch.Generator().manual_seed(7)
+    random = torch.randint(-(2**31), 2**31, (1_000_000,), generator=generator, dtype=torch.int64)
+    random = random.to(torch.int32).view(torch.float32)
+    exact = torch.arange(-(2**15), 2**15, dtype=torch.int32).to(torch.int16).view(dtype)
+    exact = exact[torch.isfinite(exact.float())].float().double().sort().values
+    ties = ((exact[1:] + exact[:-1]) / 2).float()  # exact in float32
+    steps = [torch.nextafter(ties, torch.full_like(ties, v)) for v in (-math.inf, math.inf)]
+    specials = torch.tensor([0.0, -0.0, math.inf, -math.inf, math.nan, 65504.0, 65519.99, 65520.0,
+                             2.0**-24, 2.0**-25, 3 * 2.0**-26, 2.0**-14, 1e-45, 3.4028235e38])
+    return torch.cat([random, exact.float(), ties, *steps, specials, -specials])
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_rounding_to_16_bit_floats_is_nearest_even(dtype):
+    values = float32_probes(dtype)
+    assert_same_bits(narrow(values, dtype), values.to(dtype))
+
+
+def test_rounding_to_uint8_is_half_up_and_clamped():
+    generator = torch.Generator().manual_seed(8)
+    values = torch.cat([
+        torch.rand(100_000, generator=generator) * 300 - 20,
+        torch.arange(-10, 266, dtype=torch.float32) + 0.5,  # ties
+        torch.tensor([0.49999997, 254.49998, 255.5, 1e30, -1e30, math.inf, -math.inf]),
+    ])  # fmt: skip
+    assert torch.equal(narrow(values, torch.uint8), reference.quantise(values, torch.uint8))
