@@ -54,6 +54,8 @@ def composite(
     _check_tensor("video", video, "BCTHW")
     if out is None:
         out = torch.empty_like(video)
+    elif not isinstance(out, torch.Tensor):
+        raise TypeError(f"out must be a torch.Tensor or None, got {type(out).__name__}")
     elif out.shape != video.shape or out.dtype != video.dtype or out.device != video.device:
         raise ValueError(
             f"out: expected {tuple(video.shape)} {video.dtype} on {video.device}, "
@@ -149,7 +151,7 @@ def _paint_op(
         return
     if canvas.untyped_storage().data_ptr() == source.untyped_storage().data_ptr():
         raise ValueError("the video being painted must not share memory with source; paint a copy")
-    _check_values(source, inv_affine, opacity, src_box, src_frame, shape, softness)
+    _check_parameters(canvas, source, inv_affine, opacity, boxes, src_box, src_frame, shape, softness)
     _implementation(backend)(canvas, source, inv_affine, opacity, boxes, src_box, src_frame, shape, softness)
 
 
@@ -179,16 +181,31 @@ def _check_videos(canvas: torch.Tensor, source: torch.Tensor, tubelets: Tubelets
     if source.shape[:2] != (batch, channels):
         raise ValueError(f"source must have the video's batch size and channels {(batch, channels)}, "
                          f"got {tuple(source.shape[:2])}")
+    if not isinstance(tubelets, Tubelets):
+        raise TypeError(f"tubelets must be a Tubelets, got {type(tubelets).__name__}")
     if tubelets.device != canvas.device:
         raise ValueError(f"tubelets are on {tubelets.device} but the video is on {canvas.device}; "
                          "use tubelets.to(video.device)")
     if tubelets.batch_size != batch or tubelets.num_frames != frames:
         raise ValueError(f"tubelets were sampled for {tubelets.batch_size} clips of {tubelets.num_frames} "
                          f"frames; the video has {batch} clips of {frames} frames")
+    for name in ("inv_affine", "opacity", "src_box", "src_frame", "shape", "softness"):
+        # A tensor on another device (meta, say) would send the whole op to that device's kernel.
+        if getattr(tubelets, name).device != canvas.device:
+            raise ValueError(f"tubelets.{name} is on {getattr(tubelets, name).device}, the video on {canvas.device}")
 
 
-def _check_values(source, inv_affine, opacity, src_box, src_frame, shape, softness) -> None:
-    """Parameter values a kernel relies on to stay inside its buffers."""
+def _check_parameters(canvas, source, inv_affine, opacity, boxes, src_box, src_frame, shape, softness) -> None:
+    """Parameter shapes and values a kernel relies on to stay inside its buffers."""
+    batch, frames, count = canvas.shape[1], canvas.shape[3], inv_affine.shape[1]
+    for name, value, size in (
+        ("inv_affine", inv_affine, (batch, count, frames, 2, 3)), ("opacity", opacity, (batch, count, frames)),
+        ("boxes", boxes, (batch, count, frames, 4)), ("src_box", src_box, (batch, count, 4)), ("src_frame", src_frame, (batch, count)),
+        ("shape", shape, (batch, count)), ("softness", softness, (batch, count)),
+    ):
+        if value.shape != size or value.device != canvas.device:
+            raise ValueError(f"tubelets.{name} must have shape {size} on {canvas.device}, "
+                             f"got {tuple(value.shape)} on {value.device}")
     frames, height, width = source.shape[2:]
     if not torch.isfinite(inv_affine).all():
         raise ValueError("tubelets.inv_affine must be finite")

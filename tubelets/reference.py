@@ -64,11 +64,11 @@ def paint_(
         u = _patch_coords(inv_affine[:, m], x, y)
         alpha = _alpha(u, opacity[:, m], boxes[:, m], shape[:, m], softness[:, m], x, y)
         value = _bilinear(patches, src_frame[:, m], src_box[:, m], u)
-        before = pixels[b, t, y, x].float()  # (B, T, h, w, P, C)
+        before = pixels[b, t, y, x]  # (B, T, h, w, P, C)
         alpha, value = alpha[..., None, None], value[..., None, :]
-        blended = torch.where(alpha >= 1, value, before * (1 - alpha) + value * alpha)
-        after = torch.where(alpha <= 0, before, blended)
-        pixels[b, t, y, x] = quantise(after, canvas.dtype)
+        under = before.float()
+        blended = torch.where(alpha >= 1, value, under * (1 - alpha) + value * alpha)
+        pixels[b, t, y, x] = torch.where(alpha <= 0, before, quantise(blended, canvas.dtype))
 
 
 def quantise(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -115,7 +115,8 @@ def _alpha(u, opacity, boxes, shape, softness, x, y) -> torch.Tensor:
     shape = shape.view(-1, 1, 1, 1)
     distance = torch.where(
         shape == ELLIPSE,
-        torch.sqrt(ux * ux + uy * uy),
+        # float64 then float32 is correctly rounded, like C's sqrtf; torch's float32 sqrt is not.
+        torch.sqrt((ux * ux + uy * uy).double()).float(),
         torch.where(shape == RHOMBUS, ax + ay, chebyshev),
     )
     soft = softness.view(-1, 1, 1, 1)

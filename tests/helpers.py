@@ -1,0 +1,48 @@
+"""Hand-built tubelets and backend lists shared by the tests."""
+import numpy as np
+import torch
+
+from tubelets import ops
+from tubelets.params import Tubelets, compile_inv_affine, half_size_of
+
+
+def hand_tubelets(src_box, centers, *, angles=None, scales=None, shears=None, shape=0,
+                  softness=0.0, opacity=1.0, src_frame=0) -> Tubelets:
+    """Tubelets from explicit motion: ``src_box`` ``(B, M, 4)``, ``centers`` ``(B, M, T, 2)``."""
+    src_box = torch.as_tensor(src_box, dtype=torch.int32)
+    centers = torch.as_tensor(centers, dtype=torch.float32)
+    batch, count, frames = centers.shape[:3]
+    angles = torch.zeros(batch, count, frames) if angles is None else torch.as_tensor(angles, dtype=torch.float32).expand(batch, count, frames)
+    scales = torch.ones(batch, count, frames, 2) if scales is None else torch.as_tensor(scales, dtype=torch.float32).expand(batch, count, frames, 2)
+    shears = torch.zeros(batch, count, frames, 2) if shears is None else torch.as_tensor(shears, dtype=torch.float32).expand(batch, count, frames, 2)
+    full = lambda v, dtype, *shape_: torch.as_tensor(v, dtype=dtype).expand(*shape_).contiguous()
+    return Tubelets(
+        inv_affine=compile_inv_affine(centers, half_size_of(src_box)[:, :, None], angles, scales, shears),
+        opacity=full(opacity, torch.float32, batch, count, frames),
+        src_box=src_box,
+        src_frame=full(src_frame, torch.int32, batch, count),
+        shape=full(shape, torch.int32, batch, count),
+        softness=full(softness, torch.float32, batch, count),
+        centers=centers, angles=angles, scales=scales, shears=shears,
+    )
+
+
+def cpu_backends() -> list[str]:
+    """Backends that paint CPU tensors here (the reference always)."""
+    return [b for b in ("torch", "cpu") if ops.unavailable(b, torch.device("cpu")) is None]
+
+
+def outside_every_patch(tubes: Tubelets, height: int, width: int) -> torch.Tensor:
+    """``(B, T, H, W)`` pixels whose patch coordinates exceed 1 for every tubelet, in float64."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    m = tubes.inv_affine.double().numpy()[..., None, None]  # (B, M, T, 2, 3, 1, 1)
+    ux = m[..., 0, 0, :, :] * x + m[..., 0, 1, :, :] * y + m[..., 0, 2, :, :]
+    uy = m[..., 1, 0, :, :] * x + m[..., 1, 1, :, :] * y + m[..., 1, 2, :, :]
+    outside = np.maximum(np.abs(ux), np.abs(uy)) > 1 + 1e-4
+    return torch.from_numpy(outside.all(axis=1))
+
+
+def bits(tensor: torch.Tensor) -> torch.Tensor:
+    """The raw bits of ``tensor`` as integers, so that equality is exact, NaN included."""
+    integer = {1: torch.uint8, 2: torch.int16, 4: torch.int32}[tensor.element_size()]
+    return tensor.contiguous().view(integer)
