@@ -1,10 +1,9 @@
 """Properties that hold for any tubelets, checked with hypothesis on every CPU backend."""
-import numpy as np
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import cpu_backends
+from helpers import cpu_backends, outside_every_patch
 from tubelets import TubeletConfig, TubeletOverlay, composite, sample_tubelets
 from tubelets.params import Tubelets
 
@@ -32,16 +31,6 @@ def cases(draw, opaque=False):
         v1, v2 = v1 / 255, v2 / 255
     tubes = sample_tubelets(config, batch, frames, height, width, generator=generator)
     return v1.to(dtype), v2.to(dtype), config, tubes, draw(st.sampled_from(cpu_backends()))
-
-
-def outside_every_patch(tubes: Tubelets, height: int, width: int) -> torch.Tensor:
-    """``(B, T, H, W)`` pixels whose patch coordinates exceed 1 for every tubelet, in float64."""
-    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
-    m = tubes.inv_affine.double().numpy()[..., None, None]  # (B, M, T, 2, 3, 1, 1)
-    ux = m[..., 0, 0, :, :] * x + m[..., 0, 1, :, :] * y + m[..., 0, 2, :, :]
-    uy = m[..., 1, 0, :, :] * x + m[..., 1, 1, :, :] * y + m[..., 1, 2, :, :]
-    outside = np.maximum(np.abs(ux), np.abs(uy)) > 1 + 1e-4
-    return torch.from_numpy(outside.all(axis=1))
 
 
 @given(cases())

@@ -63,8 +63,12 @@ class TubeletConfig:
     p: float = 1.0
 
     def __post_init__(self):
-        object.__setattr__(self, "transforms", tuple(self.transforms))
-        object.__setattr__(self, "shapes", tuple(self.shapes))
+        for field in ("transforms", "shapes"):
+            names = getattr(self, field)
+            if isinstance(names, str) or not hasattr(names, "__iter__"):
+                default = getattr(TubeletConfig, field)
+                raise TypeError(f"{field} must be a tuple of names like {default!r}, got {names!r}")
+            object.__setattr__(self, field, tuple(names))
         _check_int("num_tubelets", self.num_tubelets, minimum=0)
         _check_int("keyframes", self.keyframes, minimum=2)
         _check_int("nonlinear_points", self.nonlinear_points, minimum=2)
@@ -83,8 +87,8 @@ class TubeletConfig:
         _check_range("shear_range", self.shear_range)
         _check_range("opacity", self.opacity, low=0.0, high=1.0)
         _check_range("softness", self.softness, low=0.0)
-        if not (isinstance(self.nonlinear_sigma, (int, float)) and self.nonlinear_sigma > 0):
-            raise ValueError(f"nonlinear_sigma must be a positive number, got {self.nonlinear_sigma!r}")
+        if not (isinstance(self.nonlinear_sigma, (int, float)) and 0 < self.nonlinear_sigma < math.inf):
+            raise ValueError(f"nonlinear_sigma must be a finite positive number, got {self.nonlinear_sigma!r}")
         if not (isinstance(self.p, (int, float)) and 0.0 <= self.p <= 1.0):
             raise ValueError(f"p must be a probability in [0, 1], got {self.p!r}")
 

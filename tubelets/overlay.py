@@ -9,6 +9,27 @@
 Works on batches ``(B, C, T, H, W)`` or ``(B, T, C, H, W)`` (``data_format``) and on single
 clips ``(C, T, H, W)`` / ``(T, C, H, W)`` inside ``DataLoader`` workers; on uint8, float16,
 bfloat16 and float32; on any device. Inputs are never modified.
+
+Inputs may have any strides (sliced, permuted, ``torch.channels_last_3d``): the pixels are
+those of the contiguous input, and the outputs are contiguous. Torch has no negative
+strides, so ``torch.from_numpy`` refuses an ``np.flip``-ped array; copy it first
+(``torch.from_numpy(a.copy())``) or flip the tensor with ``torch.flip``.
+
+Non-finite float pixels are neither checked nor cleaned. A pixel outside every tubelet
+keeps its value, NaN and ±Inf included (a bfloat16 NaN may come back with another
+payload, as from torch's float32 → bfloat16 cast); inside a tubelet, a non-finite source
+pixel reaches every patch pixel whose bilinear sample touches it, and a non-finite pixel
+under a translucent patch stays non-finite.
+
+Randomness: without ``generator``, tubelets come from the global RNG of the video's
+device, which ``torch.manual_seed`` seeds. The same seed or generator state gives
+bit-identical outputs on the same backend, whatever ``torch.set_num_threads``.
+``DataLoader`` workers are independent by default (each worker's RNG is seeded
+differently; do not reseed them alike in ``worker_init_fn``). DDP ranks are not: seed
+each rank differently, e.g. ``torch.manual_seed(seed + rank)``, or pass
+``generator=torch.Generator().manual_seed(seed + rank)``. The module holds no mutable
+state, so threads may share it; give each thread explicit ``tubelets`` or its own
+generator, as the global RNG is then drawn in whatever order the threads run.
 """
 from __future__ import annotations
 
@@ -62,6 +83,8 @@ class TubeletOverlay(nn.Module):
         """
         clips = [v1] if v2 is None else [v1, v2]
         self._check_clips(clips)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         canvas = torch.empty((len(clips), *v1.shape), dtype=v1.dtype, device=v1.device)
         for copy, clip in zip(canvas, clips):
             copy.copy_(clip)
@@ -69,6 +92,9 @@ class TubeletOverlay(nn.Module):
         logical_canvas = self._logical(canvas if batched else canvas.unsqueeze(1), leading=1)
         source = self._logical(v1 if batched else v1.unsqueeze(0), leading=0)
         batch, _, frames, height, width = source.shape
+        if 0 in (frames, height, width):
+            raise ValueError(f"v1 must have at least one frame of at least 1×1 pixels, "
+                             f"got {frames} frames of {height}×{width}")
         if tubelets is None:
             tubelets = sample_tubelets(self.config, batch, frames, height, width,
                                        device=v1.device, generator=generator)

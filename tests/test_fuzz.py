@@ -1,0 +1,122 @@
+"""Fuzzing `TubeletOverlay`: random shapes, dtypes, layouts and extreme configs on every CPU backend.
+
+``HYPOTHESIS_PROFILE=fuzz python -m pytest tests/test_fuzz.py`` runs 2,000 examples; the
+default profile runs a few dozen.
+"""
+import math
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helpers import bits, cpu_backends, outside_every_patch
+from tubelets import SHAPES, TubeletConfig, TubeletOverlay
+from tubelets.config import MOTIONS, TRANSFORMS
+
+DTYPES = [torch.uint8, torch.float16, torch.bfloat16, torch.float32]
+
+
+def reversed_memory(x: torch.Tensor) -> torch.Tensor:
+    """``x`` stored with its dimensions in reverse order (the last one slowest)."""
+    order = list(reversed(range(x.dim())))
+    return x.permute(order).contiguous().permute(order)
+
+
+LAYOUTS = {
+    "contiguous": lambda x: x,
+    "strided": lambda x: x.repeat_interleave(2, -1)[..., ::2],
+    "reversed": reversed_memory,
+    "channels_last": lambda x: x.contiguous(
+        memory_format=torch.channels_last_3d if x.dim() == 5 else torch.channels_last),
+    "broadcast": lambda x: x[:1].expand_as(x),
+}
+
+
+def pairs(low: float, high: float):
+    """``(min, max)`` pairs of floats in ``[low, high]``."""
+    return st.lists(st.floats(low, high), min_size=2, max_size=2).map(sorted).map(tuple)
+
+
+def subsets(choices: tuple[str, ...], min_size: int):
+    """Tuples of distinct names from ``choices``, in a drawn order."""
+    return st.lists(st.sampled_from(choices), min_size=min_size, unique=True).map(tuple)
+
+
+@st.composite
+def configs(draw) -> TubeletConfig:
+    """Any valid config, out to the extremes: scale 0.01 to 100, rotation ±720°, shear ±10."""
+    return TubeletConfig(
+        num_tubelets=draw(st.integers(0, 4)),
+        motion=draw(st.sampled_from(MOTIONS)),
+        transforms=draw(subsets(TRANSFORMS, 0)),
+        patch_size=draw(pairs(1e-3, 1.0)),
+        shapes=draw(subsets(SHAPES, 1)),
+        keyframes=draw(st.integers(2, 6)),
+        max_step=draw(pairs(1e-3, 2.0)),
+        nonlinear_points=draw(st.integers(2, 64)),
+        nonlinear_sigma=draw(st.floats(0.1, 16.0)),
+        nonlinear_extent=draw(pairs(0.0, 1.0)),
+        scale_range=draw(pairs(0.01, 100.0)),
+        rotation_range=draw(pairs(-720.0, 720.0)),
+        shear_range=draw(pairs(-10.0, 10.0)),
+        opacity=draw(pairs(0.0, 1.0)),
+        softness=draw(pairs(0.0, 2.0)),
+        p=draw(st.floats(0.0, 1.0)),
+    )
+
+
+@st.composite
+def cases(draw):
+    """``(overlay, clips, seed)``: one or two clips, batched or not, in the overlay's data format.
+
+    Pixels are uint8, or floats uniform in ``±amplitude`` of which a tenth may be NaN or ±Inf.
+    """
+    dtype = draw(st.sampled_from(DTYPES))
+    data_format = draw(st.sampled_from(["BCTHW", "BTCHW"]))
+    batched = draw(st.booleans())
+    shape = (draw(st.integers(1, 3)) if batched else 1, draw(st.integers(1, 3)), draw(st.integers(1, 5)),
+             draw(st.integers(1, 16)), draw(st.integers(1, 16)))
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
+    clips = []
+    for _ in range(draw(st.integers(1, 2))):
+        if dtype == torch.uint8:
+            clip = torch.randint(0, 256, shape, generator=generator, dtype=torch.uint8)
+        else:
+            amplitude = draw(st.sampled_from([1.0, 255.0, 6e4]))
+            clip = ((torch.rand(shape, generator=generator) * 2 - 1) * amplitude).to(dtype)
+            special = draw(st.sampled_from([None, math.nan, math.inf, -math.inf]))
+            if special is not None:
+                clip[torch.rand(shape, generator=generator) < 0.1] = special
+        clip = clip.transpose(1, 2).contiguous() if data_format == "BTCHW" else clip
+        clip = clip if batched else clip[0]
+        clips.append(LAYOUTS[draw(st.sampled_from(list(LAYOUTS)))](clip))
+    overlay = TubeletOverlay(draw(configs()), data_format=data_format, backend=draw(st.sampled_from(cpu_backends())))
+    return overlay, clips, draw(st.integers(0, 2**31))
+
+
+def logical(overlay: TubeletOverlay, clip: torch.Tensor) -> torch.Tensor:
+    """A ``(B, C, T, H, W)`` view of a clip in ``overlay``'s data format, batched or not."""
+    clip = clip if clip.dim() == 5 else clip[None]
+    return clip.transpose(1, 2) if overlay.data_format == "BTCHW" else clip
+
+
+@given(cases())
+def test_overlay_invariants(case):
+    """Shape and dtype kept, inputs untouched, pixels outside every patch unchanged, values in
+    the inputs' range, and the same pixels as from contiguous copies of the inputs."""
+    overlay, clips, seed = case
+    before = [bits(clip).clone() for clip in clips]
+    *outputs, tubes = overlay(*clips, generator=torch.Generator().manual_seed(seed), return_tubelets=True)
+    *contiguous, _ = overlay(*(clip.contiguous() for clip in clips), tubelets=tubes, return_tubelets=True)
+    outside = outside_every_patch(tubes, *logical(overlay, clips[0]).shape[-2:])[:, None]
+    finite = all(clip.isfinite().all() for clip in clips)
+    low, high = min(clip.min() for clip in clips), max(clip.max() for clip in clips)
+    for clip, out, original, reference in zip(clips, outputs, before, contiguous):
+        assert (out.shape, out.dtype) == (clip.shape, clip.dtype)
+        assert torch.equal(bits(clip), original)
+        assert torch.equal(bits(out), bits(reference))
+        mask = outside.expand_as(logical(overlay, clip))
+        torch.testing.assert_close(logical(overlay, out)[mask], logical(overlay, clip)[mask],
+                                   rtol=0, atol=0, equal_nan=True)
+        if finite:
+            assert low <= out.min() and out.max() <= high
