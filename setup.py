@@ -146,7 +146,7 @@ setup(
     extras_require={
         "test": [
             "pytest", "hypothesis", "scipy", "kornia", "opencv-python-headless", "av",
-            "scikit-video", "pillow",
+            "scikit-video", "pillow", "triton",
         ],
         "bench": ["opencv-python-headless", "scipy", "kornia", "matplotlib"],
         "triton": ["triton"],
