@@ -1,6 +1,7 @@
 """Shared test settings: hypothesis without deadlines (first calls compile/warm up)."""
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -10,3 +11,27 @@ settings.register_profile(
     "fuzz", deadline=None, max_examples=2000, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+# With TUBELETS_NO_SKIP=1 (set by CI) a skip is a failure, unless it is for want of a GPU:
+# a backend that failed to build or a test dependency that did not install must not turn
+# whole test files into silent skips.
+NO_SKIP = os.environ.get("TUBELETS_NO_SKIP") == "1"
+GPU_ONLY = "needs a CUDA device"
+
+
+def _fail_skip(report) -> None:
+    if NO_SKIP and report.skipped and not hasattr(report, "wasxfail") and GPU_ONLY not in str(report.longrepr):
+        report.outcome = "failed"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_skip(outcome.get_result())

@@ -19,7 +19,9 @@ Per output pixel ``p`` of frame ``t`` of clip ``b``, for each tubelet ``m`` in i
 ``quantise`` is ``clamp(floor(v + 0.5), 0, 255)`` for uint8 and round-to-nearest-even
 for float16/bfloat16, so a pixel after each tubelet is a valid value of the dtype.
 Alpha is not premultiplied. Arithmetic is float32 in this order, without fused
-multiply-adds, so the C++ backend can match it bit for bit.
+multiply-adds, so the C++ backend can match it bit for bit. A patch moved by whole pixels
+reproduces its crop up to the float32 rounding of ``inv_affine`` (exactly when the crop's
+sides are powers of two; otherwise within about 1e-5 of a pixel in the sample position).
 
 Memory: each tubelet is processed over a window as large as its largest per-frame box,
 so the scratch space grows with the patches' pixels, not with ``B·T·H·W``.
