@@ -1,0 +1,91 @@
+"""Registers and spills of the Triton kernel, compiled ahead of time; no GPU needed.
+
+``python -m tubelets.kernels.resources`` prints one row per (dtype, arch, copies): the
+numbers ``cuobjdump --dump-resource-usage`` (bundled with Triton) reads from the cubin.
+Needs ``TRITON_INTERPRET`` unset, since the interpreter replaces the compiled kernel.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+
+import torch
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+from . import composite
+
+POINTER_TYPES = {torch.uint8: "*u8", torch.float16: "*fp16", torch.bfloat16: "*bf16", torch.float32: "*fp32"}
+ARCHS = (80, 90)  # A100, H100; Triton compiles 90 as sm_90a
+COPIES = (1, 2)  # one clip, or both clips of a positive pair (P_BLOCK 1 and 2)
+
+_PARAMETER_TYPES = {
+    "inv_affine_ptr": "*fp32", "opacity_ptr": "*fp32", "boxes_ptr": "*i32", "src_box_ptr": "*i32",
+    "src_frame_ptr": "*i32", "shape_ptr": "*i32", "softness_ptr": "*fp32",
+}
+_USAGE = re.compile(r"REG:(\d+) STACK:(\d+) SHARED:(\d+) LOCAL:(\d+)")
+
+
+def compile_paint_kernel(dtype: torch.dtype, arch: int, copies: int = 1, channels: int = 3):
+    """``triton.compile`` of :func:`composite.paint_kernel` for ``sm_{arch}``.
+
+    Specialised as the JIT specialises a typical launch: 16-byte aligned pointers, 32-bit
+    sizes and strides, unit stride along rows (``canvas_sw = source_sw = 1``).
+    """
+    kernel = composite.paint_kernel
+    if not isinstance(kernel, triton.runtime.JITFunction):
+        raise RuntimeError("the kernel is interpreted; unset TRITON_INTERPRET to compile it")
+    constants = {
+        "P_BLOCK": triton.next_power_of_2(copies), "C_BLOCK": triton.next_power_of_2(channels),
+        "BLOCK_H": composite.BLOCK_H, "BLOCK_W": composite.BLOCK_W, "canvas_sw": 1, "source_sw": 1,
+    }
+    pointers = {"canvas_ptr": POINTER_TYPES[dtype], "source_ptr": POINTER_TYPES[dtype], **_PARAMETER_TYPES}
+    signature = {
+        name: "constexpr" if name in constants else pointers.get(name, "i32") for name in kernel.arg_names
+    }
+    aligned = {(kernel.arg_names.index(name),): [["tt.divisibility", 16]] for name in pointers}
+    return triton.compile(
+        ASTSource(kernel, signature, constants, aligned),
+        target=GPUTarget("cuda", arch, 32),
+        options={"num_warps": composite.NUM_WARPS, "enable_fp_fusion": False},
+    )
+
+
+def resource_usage(dtype: torch.dtype, arch: int, copies: int = 1, channels: int = 3) -> dict[str, int]:
+    """``{"registers", "stack", "shared", "local"}`` per thread (bytes but registers) on ``sm_{arch}``."""
+    cubin = compile_paint_kernel(dtype, arch, copies, channels).asm["cubin"]
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as file:
+        file.write(cubin)
+        file.flush()
+        report = subprocess.run(
+            [triton.knobs.nvidia.cuobjdump.path, "--dump-resource-usage", file.name],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    match = _USAGE.search(report)
+    if match is None:
+        raise RuntimeError(f"cannot parse cuobjdump's report:\n{report}")
+    return dict(zip(("registers", "stack", "shared", "local"), map(int, match.groups())))
+
+
+def table() -> list[dict[str, object]]:
+    """One row per (dtype, arch, copies) with :func:`resource_usage`'s numbers."""
+    return [
+        {"dtype": str(dtype).removeprefix("torch."), "arch": f"sm_{arch}", "copies": copies,
+         **resource_usage(dtype, arch, copies)}
+        for dtype in POINTER_TYPES for arch in ARCHS for copies in COPIES
+    ]
+
+
+def main() -> None:
+    rows = table()
+    columns = list(rows[0])
+    sys.stdout.write("\t".join(columns) + "\n")
+    for row in rows:
+        sys.stdout.write("\t".join(str(row[c]) for c in columns) + "\n")
+
+
+if __name__ == "__main__":
+    main()

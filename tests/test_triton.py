@@ -1,0 +1,283 @@
+"""The Triton compositor (``tubelets.kernels``) against the reference, without a GPU.
+
+Parity runs the kernel in Triton's interpreter on CPU tensors; the build check compiles
+it for sm_80 and sm_90 and reads registers and spills from the cubin. Triton decides
+between interpreter and compiler when ``@triton.jit`` runs, reading ``TRITON_INTERPRET``,
+so both cannot share one import of the kernel. The parity tests load a private copy of
+``kernels/composite.py`` with the variable set, and the build check compiles in a child
+process with it unset: each works whatever the environment pytest started in, and
+neither changes the ``tubelets.kernels`` that other tests import.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from unittest import mock
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tubelets.kernels
+from helpers import bits, hand_tubelets
+from tubelets import reference
+from tubelets.params import compile_inv_affine, frame_boxes, half_size_of
+
+pytest.importorskip("triton")
+
+DTYPES = (torch.float32, torch.uint8, torch.float16, torch.bfloat16)
+LAYOUTS = ("BCTHW", "BTCHW", "sliced")
+# Interpreted, the kernel does the reference's float32 arithmetic in the reference's order
+# with correctly rounded division and sqrt, so its results are the reference's, bit for bit.
+# On a GPU they may differ by this much (dtype units, float videos in [0, 1]; float16 and
+# bfloat16: one ulp at 1.0), and uint8 by one level on UINT8_MISMATCH_FRACTION of values.
+GPU_TOLERANCE = {torch.float32: 1e-4, torch.uint8: 1.0, torch.float16: 2**-10, torch.bfloat16: 2**-7}
+UINT8_MISMATCH_FRACTION = 1e-3
+NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@functools.cache
+def interpreted_paint_():
+    """``paint_`` of a private copy of ``kernels/composite.py`` run by Triton's interpreter."""
+    path = importlib.util.find_spec("tubelets.kernels.composite").origin
+    spec = importlib.util.spec_from_file_location("_tubelets_composite_interpreted", path)
+    module = importlib.util.module_from_spec(spec)
+    with mock.patch.dict(os.environ, {"TRITON_INTERPRET": "1"}):
+        spec.loader.exec_module(module)
+    return module.paint_
+
+
+def video(shape, dtype, layout, generator):
+    """A random ``shape`` video of ``dtype`` (floats in [0, 1]) whose ``(C, T)`` memory order
+    is ``layout``; ``"sliced"`` leaves gaps between rows and pixels (no unit stride)."""
+    *lead, channels, frames, height, width = shape
+    if layout == "BTCHW":
+        full = torch.rand(*lead, frames, channels, height, width, generator=generator).transpose(-3, -4)
+    elif layout == "sliced":
+        full = torch.rand(*lead, channels, frames, height + 1, 2 * width, generator=generator)
+        full = full[..., 1:, ::2]
+    else:
+        full = torch.rand(*shape, generator=generator)
+    if dtype == torch.uint8:
+        return (full * 256).floor_().clamp_(max=255).to(dtype)
+    return full.to(dtype)
+
+
+def parameters(batch, tubelets, frames, height, width, source_shape, regime, generator):
+    """The kernel's parameter tensors for random tubelets, made as the sampler makes them.
+
+    ``regime`` picks the transforms: ``"moderate"`` (any rotation, scale 1/2…2, light shear),
+    ``"extreme"`` (scale 1/100…100, strong shear), ``"degenerate"`` (maps with a zero 2×2
+    part, which paint one source pixel over the whole frame, and maps ~1e20 times too
+    large, which overflow).
+    """
+    def rand(*shape):
+        return torch.rand(*shape, generator=generator)
+
+    src_frames, src_height, src_width = source_shape
+    size = torch.tensor([src_width, src_height])
+    low = (rand(batch, tubelets, 2) * size).long()
+    high = low + (rand(batch, tubelets, 2) * (size - low)).long()
+    src_box = torch.cat([low, high], -1).int()
+    src_frame = (rand(batch, tubelets) * src_frames).int()
+    shape = (rand(batch, tubelets) * 3).int()
+    softness = torch.where(rand(batch, tubelets) < 0.5, 0.0, rand(batch, tubelets) * 0.5)
+    opacity = rand(batch, tubelets, frames)
+    opacity = torch.where(rand(batch, tubelets, frames) < 0.4, 1.0, opacity)
+    opacity = torch.where(rand(batch, tubelets, frames) < 0.1, 0.0, opacity)
+
+    per_frame = (batch, tubelets, frames)
+    spot = torch.where(rand(*per_frame, 1) < 0.8, rand(*per_frame, 2), rand(*per_frame, 2) * 2 - 0.5)
+    centers = spot * torch.tensor([width, height])  # one in five anywhere, often off the frame
+    angles = (rand(*per_frame) * 2 - 1) * 180
+    spread = {"moderate": (math.log(2), 0.5), "extreme": (math.log(100), 3.0)}.get(regime, (0.0, 0.0))
+    scales = torch.exp((rand(*per_frame, 2) * 2 - 1) * spread[0])
+    shears = (rand(*per_frame, 2) * 2 - 1) * spread[1]
+    inv_affine = compile_inv_affine(centers, half_size_of(src_box)[:, :, None], angles, scales, shears)
+    if regime == "degenerate":
+        flat = torch.zeros(*per_frame, 2, 3)
+        flat[..., 2] = rand(*per_frame, 2) * 2 - 1
+        huge = inv_affine * 1e20
+        inv_affine = torch.where(rand(*per_frame, 1, 1) < 0.5, flat, huge)
+    boxes = frame_boxes(inv_affine, height, width)
+    return inv_affine, opacity, boxes, src_box, src_frame, shape, softness
+
+
+@st.composite
+def scenes(draw):
+    """Sizes, layouts, tubelet counts and a seed for the values; small, since the
+    interpreter runs one NumPy program per tile."""
+    dims = st.integers(1, 20)
+    return {
+        "copies": draw(st.integers(1, 3)),
+        "batch": draw(st.integers(1, 2)),
+        "channels": draw(st.sampled_from([3, 3, 1, 4])),
+        "frames": draw(st.integers(1, 3)),
+        "height": draw(dims),
+        "width": draw(st.integers(1, 40)),  # one or two tiles across
+        "source": (draw(st.integers(1, 3)), draw(dims), draw(dims)),
+        "tubelets": draw(st.integers(0, 4)),
+        "regime": draw(st.sampled_from(["moderate", "moderate", "extreme", "degenerate"])),
+        "layouts": (draw(st.sampled_from(LAYOUTS)), draw(st.sampled_from(LAYOUTS))),
+        "seed": draw(st.integers(0, 2**32 - 1)),
+    }
+
+
+def paint_both(scene, dtype, paint_):
+    """``(reference result, paint_ result)`` for one scene."""
+    generator = torch.Generator().manual_seed(scene["seed"])
+    batch, channels, frames = scene["batch"], scene["channels"], scene["frames"]
+    height, width = scene["height"], scene["width"]
+    canvas_layout, source_layout = scene["layouts"]
+    canvas = video((scene["copies"], batch, channels, frames, height, width), dtype, canvas_layout, generator)
+    source = video((batch, channels, *scene["source"]), dtype, source_layout, generator)
+    params = parameters(batch, scene["tubelets"], frames, height, width, scene["source"], scene["regime"],
+                        generator)
+    expected, actual = canvas.clone(), canvas.clone()
+    reference.paint_(expected, source, *params)
+    paint_(actual, source, *params)
+    return expected, actual
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the ~1e20 maps
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@given(scene=scenes())
+def test_interpreter_matches_reference(dtype, scene):
+    expected, actual = paint_both(scene, dtype, interpreted_paint_())
+    assert torch.equal(bits(actual), bits(expected))
+
+
+def kernel_args(tubes, height, width):
+    """The parameter tensors of ``paint_`` for :class:`Tubelets` painted on ``height × width``."""
+    return (tubes.inv_affine, tubes.opacity, tubes.frame_boxes(height, width), tubes.src_box,
+            tubes.src_frame, tubes.shape, tubes.softness)
+
+
+def test_interpreter_known_answer():
+    """A 5×3-pixel patch straddling two tiles; pixels with |u| = 1 are in, all others keep 0."""
+    canvas = torch.zeros(2, 1, 3, 2, 9, 40)
+    source = torch.arange(3 * 2 * 5 * 6, dtype=torch.float32).view(1, 3, 2, 5, 6)  # linear in x and y
+    # Crop x 1..4, y 2..3 (centre (2.5, 2.5), half (2, 1)); in frame 1 u = ((x - 33) / 2, y - 4),
+    # so x 31..35 and y 3..5, sampled at x - 30.5 and y - 1.5 clamped to the crop.
+    tubes = hand_tubelets([[[1, 2, 4, 3]]], [[[[0.0, 0.0], [33.0, 4.0]]]], opacity=[0.0, 1.0], src_frame=1)
+    interpreted_paint_()(canvas, source, *kernel_args(tubes, 9, 40))
+    sx = (torch.arange(31, 36) - 30.5).clamp(1, 4)
+    sy = (torch.arange(3, 6) - 1.5).clamp(2, 3)[:, None]
+    channel = torch.arange(3)[:, None, None]
+    expected = torch.zeros_like(canvas)
+    expected[:, 0, :, 1, 3:6, 31:36] = ((channel * 2 + 1) * 5 + sy) * 6 + sx
+    assert torch.equal(canvas, expected)
+
+
+@pytest.mark.parametrize(
+    "dtype, before, patch, after",
+    [
+        (torch.uint8, 10, 11, 11),  # 10.5 rounds half up
+        (torch.float16, 1 + 2**-10, 1 + 2**-9, 1 + 2**-9),  # ties to even, up
+        (torch.float16, 1 + 2**-9, 1 + 3 * 2**-10, 1 + 2**-9),  # ties to even, down
+        (torch.bfloat16, 1 + 2**-7, 1 + 2**-6, 1 + 2**-6),
+        (torch.bfloat16, 1 + 2**-6, 1 + 3 * 2**-7, 1 + 2**-6),
+    ],
+    ids=str,
+)
+def test_interpreter_rounds_ties_like_reference(dtype, before, patch, after):
+    """Half-opaque blends that land exactly between two values of the dtype."""
+    canvas = torch.full((1, 1, 1, 1, 4, 4), before, dtype=dtype)
+    source = torch.full((1, 1, 1, 4, 4), patch, dtype=dtype)
+    params = kernel_args(hand_tubelets([[[0, 0, 3, 3]]], [[[[1.5, 1.5]]]], opacity=0.5), 4, 4)
+    expected, actual = canvas.clone(), canvas.clone()
+    reference.paint_(expected, source, *params)
+    interpreted_paint_()(actual, source, *params)
+    assert torch.equal(expected, torch.full_like(canvas, after))
+    assert torch.equal(actual, expected)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # signalling NaNs
+@pytest.mark.parametrize("where", ["interpreter", pytest.param("cuda", marks=NEEDS_CUDA)])
+@pytest.mark.parametrize("dtype, nans", [(torch.bfloat16, [0x7F81, 0x7FC5, -1]), (torch.float16, [0x7C01, 0x7E05, -1])],
+                         ids=str)
+def test_keeps_bits_it_does_not_paint(where, dtype, nans):
+    """NaNs with payloads around a rotated opaque patch survive, in the tiles it touches too
+    (a float round trip may quiet or drop payloads; NumPy keeps them, GPU conversions may not)."""
+    canvas = torch.tensor(nans, dtype=torch.int16).repeat(2 * 9 * 40 // 3).view(dtype).view(1, 1, 2, 1, 9, 40)
+    source = torch.rand(1, 2, 1, 6, 6).to(dtype)
+    params = kernel_args(hand_tubelets([[[0, 0, 5, 5]]], [[[[30.0, 4.0]]]], angles=30.0), 9, 40)
+    expected, actual = canvas.clone(), canvas.clone()
+    reference.paint_(expected, source, *params)
+    (interpreted_paint_() if where == "interpreter" else paint_on_gpu_)(actual, source, *params)
+    assert not torch.equal(bits(expected), bits(canvas))
+    assert torch.equal(bits(actual), bits(expected))
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter, not interpreting Triton, that imports the same
+    ``tubelets`` as this one (same ``sys.path``, from a neutral directory)."""
+    environment = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    environment["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in sys.path)
+    with tempfile.TemporaryDirectory() as directory:
+        return subprocess.run([sys.executable, "-c", code], env=environment, cwd=directory,
+                              capture_output=True, text=True)
+
+
+@functools.cache
+def resource_table() -> list[dict]:
+    """:func:`tubelets.kernels.resources.table`, computed in a process that compiles."""
+    child = run_python("import json; from tubelets.kernels import resources; print(json.dumps(resources.table()))")
+    if child.returncode:
+        pytest.fail(f"compiling the Triton kernel failed:\n{child.stderr}")
+    return json.loads(child.stdout)
+
+
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+@pytest.mark.parametrize("dtype", ["uint8", "float16", "bfloat16", "float32"])
+def test_compiles_without_spills(dtype, arch):
+    rows = [r for r in resource_table() if r["dtype"] == dtype and r["arch"] == arch]
+    assert rows
+    for row in rows:
+        assert row["stack"] == 0 and row["local"] == 0, row
+        assert 0 < row["registers"] <= 128, row  # keeps ≥ 4 blocks of 128 threads per SM
+
+
+def test_import_without_triton():
+    """``tubelets.kernels`` imports without Triton, and says why it cannot paint."""
+    code = (
+        "import sys; sys.modules['triton'] = None\n"
+        "import torch, tubelets.kernels as k\n"
+        "assert 'triton cannot be imported' in k.TRITON_UNAVAILABLE, k.TRITON_UNAVAILABLE\n"
+        "assert k.unavailable(torch.device('cuda')) == k.TRITON_UNAVAILABLE\n"
+        "try:\n    k.paint_triton_(*[None] * 9)\nexcept RuntimeError as e:\n    assert 'unavailable' in str(e)\n"
+        "else:\n    raise AssertionError('paint_triton_ ran without triton')\n"
+    )
+    child = run_python(code)
+    assert child.returncode == 0, child.stderr
+
+
+def on_cuda_with_strides(tensor):
+    """A CUDA copy of ``tensor`` with its strides (its whole storage is copied)."""
+    storage = torch.empty(0, dtype=tensor.dtype).set_(tensor.untyped_storage())
+    return storage.cuda().as_strided(tensor.shape, tensor.stride(), tensor.storage_offset())
+
+
+def paint_on_gpu_(canvas, source, *params):
+    """``tubelets.kernels.paint_triton_`` on CUDA copies of CPU tensors, strides kept."""
+    canvas_gpu, source_gpu = on_cuda_with_strides(canvas), on_cuda_with_strides(source)
+    tubelets.kernels.paint_triton_(canvas_gpu, source_gpu, *(p.cuda() for p in params))
+    canvas.copy_(canvas_gpu)
+
+
+@NEEDS_CUDA
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@given(scene=scenes())
+def test_gpu_matches_reference(dtype, scene):
+    expected, actual = paint_both(scene, dtype, paint_on_gpu_)
+    error = (actual.double() - expected.double()).abs()
+    assert error.max().item() <= GPU_TOLERANCE[dtype]
+    if dtype == torch.uint8:
+        assert (error > 0).sum().item() <= math.ceil(UINT8_MISMATCH_FRACTION * error.numel())
