@@ -140,6 +140,7 @@ setup(
     python_requires=">=3.10",
     packages=["tubelets", *find_packages(include=["tubelets.*"]), *KERNEL_PACKAGES],
     package_dir={"tubelets.kernels": "kernels"},
+    entry_points={"console_scripts": ["tubelets = tubelets.__main__:run"]},
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildNative},
     install_requires=["torch>=2.4", "numpy"],

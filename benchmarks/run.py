@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]  # the sibling modules, and this checkout's package
+sys.path.insert(0, str(HERE))  # the sibling modules; `tubelets` is the installed package
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402

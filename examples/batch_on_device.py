@@ -1,7 +1,7 @@
 """Tubelets on a collated batch, on the GPU when there is one: the whole batch in one call.
 
 Sampling runs on the batch's device and compositing picks the fastest backend there
-(``python -m tubelets info`` lists them). Run: ``python examples/batch_on_device.py``.
+(``tubelets info`` lists them). Run: ``python examples/batch_on_device.py``.
 """
 import torch
 

@@ -42,16 +42,6 @@ if TRITON_UNAVAILABLE is None:
     from .composite import paint_ as paint_triton_
 else:
 
-    def paint_triton_(
-        canvas: torch.Tensor,
-        source: torch.Tensor,
-        inv_affine: torch.Tensor,
-        opacity: torch.Tensor,
-        boxes: torch.Tensor,
-        src_box: torch.Tensor,
-        src_frame: torch.Tensor,
-        shape: torch.Tensor,
-        softness: torch.Tensor,
-    ) -> None:
+    def paint_triton_(*args) -> None:
         """Unavailable here: raises with :data:`TRITON_UNAVAILABLE`."""
         raise RuntimeError(f"the Triton backend is unavailable: {TRITON_UNAVAILABLE}")

