@@ -147,7 +147,7 @@ setup(
     extras_require={
         "test": [
             "pytest", "hypothesis", "scipy", "kornia", "opencv-python-headless", "av",
-            "scikit-video", "pillow", "triton",
+            "scikit-video", "pillow", "triton", "pybind11", "setuptools",
         ],
         "bench": ["opencv-python-headless", "scipy", "kornia", "matplotlib"],
         "triton": ["triton"],
