@@ -15,7 +15,8 @@ to build is skipped with a warning and never fails the install: ``tubelets.nativ
 reports why it is missing and the package falls back to the reference.
 
 Floating point: no fast math and no contraction into fused multiply-adds, on the host and
-on the device, so the kernels match the float32 reference bit for bit.
+on the device, so the kernels match the float32 reference bit for bit (``CPU_FLAGS`` only
+let the compiler vectorise; they change no value).
 """
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ from setuptools.modified import newer_group
 HEADERS = ["csrc/composite.h", "csrc/python_args.h"]
 STANDARD = "-std=c++17"
 HOST_FLAGS = ["-O3", "-fno-fast-math", "-ffp-contract=off", "-fvisibility=hidden"]
+# The CPU backend's loops vectorise only if the compiler may evaluate both sides of a
+# select (no trapping on floating-point exceptions, which nothing observes) and sqrtf
+# need not set errno. Neither flag changes any value: every result stays IEEE-rounded.
+CPU_FLAGS = ["-fno-trapping-math", "-fno-math-errno"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
 
 
@@ -69,7 +74,7 @@ def cpu_extension() -> Extension:
         sources=["csrc/composite_cpu.cpp"],
         depends=HEADERS,
         include_dirs=[pybind11.get_include()],
-        extra_compile_args=[STANDARD, *HOST_FLAGS, "-fopenmp", *sanitize],
+        extra_compile_args=[STANDARD, *HOST_FLAGS, *CPU_FLAGS, "-fopenmp", *sanitize],
         extra_link_args=["-fopenmp", *sanitize],
         language="c++",
         optional=True,  # a failed build warns instead of failing the install

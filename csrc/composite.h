@@ -96,50 +96,52 @@ TUBELETS_HD float float_of(uint32_t bits) {
 #endif
 }
 
+// The conversions compute every case and select, without branches: a branch on
+// pixel data is mispredicted often, and selects let the host compiler vectorise them.
+
 TUBELETS_HD float half_to_float(uint16_t half) {
   const uint32_t sign = uint32_t(half & 0x8000u) << 16;
-  const uint32_t exponent = (half >> 10) & 0x1fu;
-  const uint32_t mantissa = half & 0x3ffu;
-  if (exponent == 0x1f) return float_of(sign | 0x7f800000u | (mantissa << 13));  // inf, NaN
-  if (exponent == 0) {  // zero or subnormal: mantissa · 2^-24, exact in float32
-    const float magnitude = float(mantissa) * 5.9604644775390625e-8f;
-    return sign ? -magnitude : magnitude;
-  }
-  return float_of(sign | ((exponent + 112) << 23) | (mantissa << 13));  // rebias 15 -> 127
+  const uint32_t rest = uint32_t(half & 0x7fffu) << 13;  // exponent and mantissa, float's place
+  const uint32_t exponent = rest & 0x0f800000u;
+  const uint32_t normal = rest + ((127u - 15u) << 23);  // rebias the exponent
+  // Zero or subnormal, mantissa · 2^-24: 2^-14 · (1 + mantissa / 1024) - 2^-14, exact
+  // and without a float32 subnormal, which a flush-to-zero mode would zero.
+  const uint32_t small = bits_of(float_of(rest + (113u << 23)) - 6.103515625e-05f);
+  const uint32_t special = rest | 0x7f800000u;  // inf, NaN (its payload kept)
+  return float_of(sign | (exponent == 0 ? small : exponent == 0x0f800000u ? special : normal));
 }
 
-// Rounds the integer `kept` up when the dropped low bits `dropped` (out of
-// `half_way` * 2) are above one half, or exactly one half and `kept` is odd.
-TUBELETS_HD uint32_t round_nearest_even(uint32_t kept, uint32_t dropped, uint32_t half_way) {
-  return kept + (dropped > half_way || (dropped == half_way && (kept & 1u)));
+// Drops the low `dropped` bits of `bits`, rounding to nearest even: adds just under
+// half of the last kept bit, plus that bit (so ties go up to even); a carry out of the
+// mantissa correctly bumps the exponent.
+TUBELETS_HD uint32_t round_nearest_even(uint32_t bits, int dropped) {
+  return (bits + ((1u << (dropped - 1)) - 1u) + ((bits >> dropped) & 1u)) >> dropped;
 }
 
 TUBELETS_HD uint16_t float_to_half(float value) {
   const uint32_t bits = bits_of(value);
-  const uint16_t sign = uint16_t((bits >> 16) & 0x8000u);
+  const uint32_t sign = (bits >> 16) & 0x8000u;
   const uint32_t magnitude = bits & 0x7fffffffu;
-  if (magnitude > 0x7f800000u) return sign | 0x7e00u;    // NaN: a quiet NaN
-  if (magnitude >= 0x477ff000u) return sign | 0x7c00u;   // >= 65520 rounds to inf
-  if (magnitude >= 0x38800000u) {                        // normal: >= 2^-14
-    // Rebias the exponent and drop 13 mantissa bits; a carry out of the
-    // mantissa correctly bumps the exponent.
-    const uint32_t kept = (magnitude >> 13) - ((127u - 15u) << 10);
-    return sign | uint16_t(round_nearest_even(kept, magnitude & 0x1fffu, 0x1000u));
-  }
-  if (magnitude <= 0x33000000u) return sign;  // <= 2^-25 rounds to (signed) zero
-  // Subnormal: the significand with its implicit bit, in units of 2^-24.
-  const uint32_t significand = (magnitude & 0x7fffffu) | 0x800000u;
-  const uint32_t shift = 126u - (magnitude >> 23);  // 14 .. 24
-  const uint32_t dropped = significand & ((1u << shift) - 1u);
-  return sign | uint16_t(round_nearest_even(significand >> shift, dropped, 1u << (shift - 1u)));
+  // Normal (>= 2^-14): rebias the exponent, round off 13 mantissa bits.
+  const uint32_t normal = round_nearest_even(magnitude - ((127u - 15u) << 23), 13);
+  // Below 2^-14: adding 0.5 rounds the value to a multiple of 2^-24 (the unit of 0.5's
+  // last bit), to nearest even; what the sum has above 0.5 is the subnormal's bits, up
+  // to 0x400 for 2^-14 itself. A float32 subnormal flushed to zero still rounds to 0.
+  const uint32_t small = bits_of(float_of(magnitude) + 0.5f) - 0x3f000000u;
+  const uint32_t result = magnitude > 0x7f800000u    ? 0x7e00u  // NaN: a quiet NaN
+                          : magnitude >= 0x477ff000u ? 0x7c00u  // >= 65520 rounds to inf
+                          : magnitude >= 0x38800000u ? normal
+                                                     : small;
+  return uint16_t(sign | result);
 }
 
 TUBELETS_HD float bfloat16_to_float(uint16_t bfloat) { return float_of(uint32_t(bfloat) << 16); }
 
 TUBELETS_HD uint16_t float_to_bfloat16(float value) {
   const uint32_t bits = bits_of(value);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return uint16_t((bits >> 16) | 0x40u);  // quiet NaN
-  return uint16_t(round_nearest_even(bits >> 16, bits & 0xffffu, 0x8000u));
+  const bool nan = (bits & 0x7fffffffu) > 0x7f800000u;
+  // Rounding cannot carry into the sign: the largest finite magnitude rounds to inf.
+  return uint16_t(nan ? (bits >> 16) | 0x40u : round_nearest_even(bits, 16));  // quiet NaN
 }
 
 TUBELETS_HD float to_float(uint8_t value) { return float(value); }
@@ -150,10 +152,25 @@ TUBELETS_HD float to_float(float value) { return value; }
 template <typename scalar_t>
 TUBELETS_HD scalar_t quantise(float value);
 
+// clamp(value, low, high) as fminf(fmaxf(value, low), high): a NaN value gives low.
+// On the host, in comparisons that compile to one maxss and one minss: without
+// -ffinite-math-only fminf/fmaxf are libm calls. The two can differ only in the sign
+// of a zero result (-0 against a bound of +0), which no caller can observe: the
+// source position is floored, a shape's coverage is never -0, uint8 is an integer.
+TUBELETS_HD float clamp(float value, float low, float high) {
+#ifdef __CUDA_ARCH__
+  return fminf(fmaxf(value, low), high);
+#else
+  const float above = value > low ? value : low;
+  return above < high ? above : high;
+#endif
+}
+
 template <>
 TUBELETS_HD uint8_t quantise<uint8_t>(float value) {
-  // fmaxf drops a NaN (from a NaN opacity), which then stores 0.
-  return uint8_t(fminf(fmaxf(floorf(value + 0.5f), 0.0f), 255.0f));
+  // clamp(floor(value + 0.5), 0, 255), clamping first: the clamped sum is >= 0, where
+  // truncation is floor. A NaN (from a NaN opacity) stores 0.
+  return uint8_t(clamp(value + 0.5f, 0.0f, 255.0f));
 }
 template <>
 TUBELETS_HD Half quantise<Half>(float value) {
@@ -217,14 +234,90 @@ TUBELETS_HD Patch load_patch(const PaintArgs& args, int64_t b, int64_t m, int64_
   return patch;
 }
 
+// The products m1·y and m4·y of u for row y, the same for every pixel of the row.
+// Hoisted, they are still the same float32 products, so u keeps its rounding
+// (accumulating u along x would not).
+struct PatchRow {
+  float x_from_y, y_from_y;
+};
+
+TUBELETS_HD PatchRow patch_row(const Patch& patch, int64_t y) {
+  const float yf = float(y);
+  return PatchRow{patch.affine[1] * yf, patch.affine[4] * yf};
+}
+
+// Patch coordinates u of the pixel in column x of a row.
+struct PatchPoint {
+  float x, y;
+};
+
+TUBELETS_HD PatchPoint patch_point(const Patch& patch, const PatchRow& row, float x) {
+  const float* map = patch.affine;
+  return PatchPoint{(map[0] * x + row.x_from_y) + map[2], (map[3] * x + row.y_from_y) + map[5]};
+}
+
 // Coverage from the shape mask, before opacity, at patch coordinates u (|u| <= 1).
 TUBELETS_HD float shape_alpha(int32_t shape, float softness, float ux, float uy) {
   const float ax = fabsf(ux), ay = fabsf(uy);
   const float distance = shape == kEllipse   ? sqrtf(ux * ux + uy * uy)
                          : shape == kRhombus ? ax + ay
-                                             : fmaxf(ax, ay);
-  if (softness > 0.0f) return fminf(fmaxf((1.0f - distance) / softness, 0.0f), 1.0f);
-  return distance <= 1.0f ? 1.0f : 0.0f;
+                                             : (ax > ay ? ax : ay);  // fmaxf of non-NaNs
+  const float hard = distance <= 1.0f ? 1.0f : 0.0f;
+  const float ramp = clamp((1.0f - distance) / softness, 0.0f, 1.0f);
+  return softness > 0.0f ? ramp : hard;
+}
+
+// Whether patch coordinates u lie in the patch's square, |u_x| <= 1 and |u_y| <= 1;
+// written so that a NaN (from a degenerate map) is outside. A pixel outside, or with
+// alpha <= 0, keeps its value.
+TUBELETS_HD bool inside_patch(PatchPoint u) {
+  return (fabsf(u.x) <= 1.0f) & (fabsf(u.y) <= 1.0f);
+}
+
+// Opacity times coverage at patch coordinates u inside the patch's square.
+TUBELETS_HD float pixel_alpha(const Patch& patch, PatchPoint u) {
+  return patch.opacity * shape_alpha(patch.shape, patch.softness, u.x, u.y);
+}
+
+// Where patch coordinates u sample the source frame: the 2x2 pixels (x0 or x1,
+// y0 or y1) and the bilinear weights of the far ones. The CPU backend takes int32
+// indices where the source is small enough (see composite_cpu.cpp).
+template <typename index_t>
+struct SourcePoint {
+  index_t x0, y0, x1, y1;
+  float fx, fy;
+};
+
+template <typename index_t = int64_t>
+TUBELETS_HD SourcePoint<index_t> source_point(const Patch& patch, PatchPoint u) {
+  const index_t x_lo = index_t(patch.x_lo), x_hi = index_t(patch.x_hi);
+  const index_t y_lo = index_t(patch.y_lo), y_hi = index_t(patch.y_hi);
+  // Clamped into the crop (fmin/fmax in the reference), NaN included; s >= x_lo >= 0,
+  // where truncation is floor. The integer clamp only matters where float(x_hi) rounds
+  // up (sources over 2^24 pixels across): the indices stay in the crop whatever u is.
+  const float sx = clamp(patch.centre_x + u.x * patch.half_x, float(x_lo), float(x_hi));
+  const float sy = clamp(patch.centre_y + u.y * patch.half_y, float(y_lo), float(y_hi));
+  const index_t x0 = index_t(sx) < x_hi ? index_t(sx) : x_hi;
+  const index_t y0 = index_t(sy) < y_hi ? index_t(sy) : y_hi;
+  return SourcePoint<index_t>{x0, y0, x0 + 1 < x_hi ? x0 + 1 : x_hi, y0 + 1 < y_hi ? y0 + 1 : y_hi,
+                              sx - float(x0), sy - float(y0)};
+}
+
+// Bilinear interpolation of the four source values: along x, then along y.
+TUBELETS_HD float bilinear(float v00, float v01, float v10, float v11, float fx, float fy) {
+  const float top = v00 + fx * (v01 - v00);
+  const float bottom = v10 + fx * (v11 - v10);
+  return top + fy * (bottom - top);
+}
+
+// A canvas value after painting `value` over it with coverage `alpha`: unchanged
+// where alpha <= 0. Computes every case and selects, so that the CPU backend's loop
+// over a row vectorises.
+template <typename scalar_t>
+TUBELETS_HD scalar_t blend(scalar_t before, float value, float alpha) {
+  const float mixed = to_float(before) * (1.0f - alpha) + value * alpha;
+  const scalar_t painted = quantise<scalar_t>(alpha >= 1.0f ? value : mixed);
+  return alpha <= 0.0f ? before : painted;
 }
 
 // Paints one tubelet into output pixel (x, y) of frame t of clip b, in all P
@@ -234,46 +327,28 @@ TUBELETS_HD float shape_alpha(int32_t shape, float softness, float ux, float uy)
 template <typename scalar_t>
 TUBELETS_HD void paint_pixel(const PaintArgs& args, const Patch& patch, int64_t b, int64_t t,
                              int64_t y, int64_t x) {
-  const float xf = float(x), yf = float(y);
-  const float* map = patch.affine;
-  const float ux = (map[0] * xf + map[1] * yf) + map[2];
-  const float uy = (map[3] * xf + map[4] * yf) + map[5];
-  // Written so that a NaN (from a degenerate map) is outside too.
-  if (!(fabsf(ux) <= 1.0f && fabsf(uy) <= 1.0f)) return;
-  const float alpha = patch.opacity * shape_alpha(patch.shape, patch.softness, ux, uy);
+  const PatchPoint u = patch_point(patch, patch_row(patch, y), float(x));
+  if (!inside_patch(u)) return;
+  const float alpha = pixel_alpha(patch, u);
   if (alpha <= 0.0f) return;
-
-  // Source position, clamped into the crop: fminf/fmaxf as the reference's fmin/fmax.
-  const float sx = fminf(fmaxf(patch.centre_x + ux * patch.half_x, float(patch.x_lo)),
-                         float(patch.x_hi));
-  const float sy = fminf(fmaxf(patch.centre_y + uy * patch.half_y, float(patch.y_lo)),
-                         float(patch.y_hi));
-  const float floor_x = floorf(sx), floor_y = floorf(sy);
-  const float fx = sx - floor_x, fy = sy - floor_y;
-  const int64_t x0 = int64_t(floor_x), y0 = int64_t(floor_y);
-  const int64_t x1 = x0 + 1 < patch.x_hi ? x0 + 1 : patch.x_hi;
-  const int64_t y1 = y0 + 1 < patch.y_hi ? y0 + 1 : patch.y_hi;
+  const SourcePoint<int64_t> at = source_point(patch, u);
 
   const int64_t* ss = args.source_stride;
   const int64_t* cs = args.canvas_stride;
   const scalar_t* frame =
       static_cast<const scalar_t*>(args.source) + b * ss[0] + patch.frame * ss[2];
-  const int64_t at00 = y0 * ss[3] + x0 * ss[4], at01 = y0 * ss[3] + x1 * ss[4];
-  const int64_t at10 = y1 * ss[3] + x0 * ss[4], at11 = y1 * ss[3] + x1 * ss[4];
+  const int64_t at00 = at.y0 * ss[3] + at.x0 * ss[4], at01 = at.y0 * ss[3] + at.x1 * ss[4];
+  const int64_t at10 = at.y1 * ss[3] + at.x0 * ss[4], at11 = at.y1 * ss[3] + at.x1 * ss[4];
   scalar_t* pixel = static_cast<scalar_t*>(args.canvas) + b * cs[1] + t * cs[3] + y * cs[4] +
                     x * cs[5];
   const int64_t copies = args.canvas_size[0], channels = args.canvas_size[2];
   for (int64_t c = 0; c < channels; ++c) {
     const scalar_t* plane = frame + c * ss[1];
-    const float v00 = to_float(plane[at00]), v01 = to_float(plane[at01]);
-    const float v10 = to_float(plane[at10]), v11 = to_float(plane[at11]);
-    const float top = v00 + fx * (v01 - v00);
-    const float bottom = v10 + fx * (v11 - v10);
-    const float value = top + fy * (bottom - top);
+    const float value = bilinear(to_float(plane[at00]), to_float(plane[at01]),
+                                 to_float(plane[at10]), to_float(plane[at11]), at.fx, at.fy);
     for (int64_t p = 0; p < copies; ++p) {
       scalar_t& out = pixel[p * cs[0] + c * cs[2]];
-      const float before = to_float(out);
-      out = quantise<scalar_t>(alpha >= 1.0f ? value : before * (1.0f - alpha) + value * alpha);
+      out = blend(out, value, alpha);
     }
   }
 }

@@ -1,14 +1,23 @@
 // CPU backend, the module tubelets._C: OpenMP over the B·T frames of the batch;
-// in each frame, tubelet by tubelet, the pixels of the tubelet's box.
+// in each frame, tubelet by tubelet, row by row, the part of the row the patch may
+// cover, in runs of up to kRun pixels.
 //
 // Painting a whole tubelet before the next keeps each pixel's order of
 // operations that of the reference (tubelets in index order, quantised after
 // each), and touches only the boxes, not the union box around them.
+//
+// Each run goes in passes over arrays, one per step of composite.h's per-pixel
+// math, so that the compiler vectorises every pass but the gathers from the source
+// (the fast path, see fast_path). The passes compute exactly the float32
+// expressions of paint_pixel, so the results are those of the reference bit for bit.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "composite.h"
 #include "python_args.h"
@@ -18,10 +27,181 @@ namespace py = pybind11;
 namespace tubelets {
 namespace {
 
-template <typename scalar_t>
+// Where along each row of a box the patch may have alpha > 0. Each limit bounds
+// |w_x·u_x + w_y·u_y|, an affine function of the pixel, so it holds only for x between
+// two lines in y, from + slope·y and to + slope·y. The limits: the patch's square,
+// |u_x| <= 1 and |u_y| <= 1; within it a rhombus also has |u_x ± u_y| <= 1 and an
+// ellipse |u_x ± u_y| <= sqrt(2) (its octagon). Elsewhere coverage is 0, and so is alpha,
+// unless opacity is not finite (NaN·0): then the whole square is painted, as in the
+// reference. Solved once per tubelet and frame in double for a bound widened by a slack
+// far above the float32 rounding of u (and of these lines in double); rows are then
+// clamped to the box and widened by a pixel. Conservative: the exact per-pixel test
+// still decides; the spans only skip what it would reject, such as half of the box of
+// a rotated square.
+class PatchSpans {
+ public:
+  PatchSpans(const Patch& patch, const Box& box) : box_(box) {
+    limit(patch, 1.0, 0.0, 1.0);
+    limit(patch, 0.0, 1.0, 1.0);
+    if (std::isfinite(patch.opacity) && (patch.shape == kRhombus || patch.shape == kEllipse)) {
+      const double bound = patch.shape == kRhombus ? 1.0 : std::sqrt(2.0);
+      limit(patch, 1.0, 1.0, bound);
+      limit(patch, 1.0, -1.0, bound);
+    }
+  }
+
+  // Columns x0 .. x1 of row y (x1 < x0: none).
+  Box row(int64_t y) const {
+    double lo = double(box_.x0), hi = double(box_.x1);
+    for (int k = 0; k < count_; ++k) {
+      const double from = from_[k] + slope_[k] * double(y), to = to_[k] + slope_[k] * double(y);
+      lo = from > lo ? from : lo;
+      hi = to < hi ? to : hi;
+    }
+    if (lo > hi + 2.0) return Box{0, y, -1, y};
+    // Now lo, hi lie in [x0 - 2, x1 + 2]; truncation - 1 <= floor, + 1 >= ceil.
+    const int64_t x0 = int64_t(lo) - 1, x1 = int64_t(hi) + 1;
+    return Box{x0 > box_.x0 ? x0 : box_.x0, y, x1 < box_.x1 ? x1 : box_.x1, y};
+  }
+
+ private:
+  // Adds |wx·u_x + wy·u_y| <= bound. A zero or non-finite coefficient (a degenerate
+  // map) gives no lines: no limit from it.
+  void limit(const Patch& patch, double wx, double wy, double bound) {
+    const float* m = patch.affine;
+    const double a = wx * m[0] + wy * m[3], b = wx * m[1] + wy * m[4], c = wx * m[2] + wy * m[5];
+    const double reach_x = std::fmax(std::fabs(double(box_.x0)), std::fabs(double(box_.x1)));
+    const double reach_y = std::fmax(std::fabs(double(box_.y0)), std::fabs(double(box_.y1)));
+    auto size = [&](const float* row) {  // bounds the terms of one coordinate of u
+      return std::fabs(row[0]) * reach_x + std::fabs(row[1]) * reach_y + std::fabs(row[2]);
+    };
+    const double slack = 1e-5 * (1.0 + std::fabs(wx) * size(m) + std::fabs(wy) * size(m + 3));
+    double from = (-bound - slack - c) / a, to = (bound + slack - c) / a;
+    const double slope = -b / a;
+    if (!(std::isfinite(from) && std::isfinite(to) && std::isfinite(slope))) return;
+    if (a < 0) std::swap(from, to);
+    from_[count_] = from;
+    to_[count_] = to;
+    slope_[count_] = slope;
+    ++count_;
+  }
+
+  Box box_;
+  int count_ = 0;
+  double from_[4], to_[4], slope_[4];
+};
+
+// Pixels of a row painted together: bounds the scratch arrays of paint_run.
+constexpr int64_t kRun = 64;
+// Channels sampled together, sharing the source positions.
+constexpr int64_t kChannelGroup = 4;
+
+// The sizes and strides paint_run needs, copied out of PaintArgs: stores through
+// uint8_t* may alias anything, and would make the compiler reload PaintArgs.
+struct Layout {
+  int64_t copies, channels;
+  int64_t source_plane, source_row, source_column;  // source strides of C, Hs, Ws
+  int64_t canvas_copy, canvas_plane, canvas_column;  // canvas strides of P, C, W
+};
+
+// The fast path: rows contiguous in the canvas and in the source (the usual layouts),
+// and a source below 2^24 pixels across, so that source indices are exact in float32
+// and fit int32. SSE2 vectorises int32 conversions, not int64 ones.
+bool fast_path(const PaintArgs& args) {
+  const int64_t limit = int64_t(1) << 24;
+  return args.canvas_stride[5] == 1 && args.source_stride[4] == 1 &&
+         args.source_size[3] <= limit && args.source_size[4] <= limit;
+}
+
+// Paints the `count` (<= kRun) pixels from column x of one row with one tubelet.
+// `patch` and `row` come by value: a copy the compiler knows nothing else writes
+// lets it vectorise the first pass.
+template <typename scalar_t, bool kFast>
+void paint_run(const Layout& layout, const Patch patch, const PatchRow row, int64_t x,
+               int64_t count, const scalar_t* source, scalar_t* canvas) {
+  using index_t = typename std::conditional<kFast, int32_t, int64_t>::type;
+  const int64_t source_column = kFast ? 1 : layout.source_column;
+  const int64_t canvas_column = kFast ? 1 : layout.canvas_column;
+
+  // 1. Per pixel: alpha, and where it samples the source (always inside the crop, so
+  //    every read below is in bounds, whatever alpha is).
+  float alpha[kRun], fx[kRun], fy[kRun];
+  index_t x0[kRun], y0[kRun], right[kRun], down[kRun];  // right, down: 0 or 1
+  const index_t first = index_t(x), n = index_t(count);   // x fits: boxes are int32
+  // Rounded up to whole SSE vectors (kRun is a multiple of 4), which spares the loop
+  // its scalar tail; the pixels past the run are computed and ignored.
+  const index_t blocks = (n + 3) / 4;
+  for (index_t i = 0; i < blocks * 4; ++i) {
+    const PatchPoint u = patch_point(patch, row, float(first + i));
+    alpha[i] = inside_patch(u) ? pixel_alpha(patch, u) : 0.0f;
+    const SourcePoint<index_t> at = source_point<index_t>(patch, u);
+    x0[i] = at.x0;
+    y0[i] = at.y0;
+    right[i] = at.x1 - at.x0;
+    down[i] = at.y1 - at.y0;
+    fx[i] = at.fx;
+    fy[i] = at.fy;
+  }
+
+  // 2. Only pixels from the first to the last painted one go on (the run is a pixel or
+  //    two wider than the patch). In that range a convex patch of opacity 1 with hard
+  //    edges has alpha >= 1 throughout, where blend() stores the value whatever was
+  //    there: then the canvas is not read (reads that miss the cache stall, stores do not).
+  index_t lo = 0, hi = n;
+  while (lo < hi && alpha[lo] <= 0.0f) ++lo;
+  while (hi > lo && alpha[hi - 1] <= 0.0f) --hi;
+  bool opaque = true;
+  for (index_t i = lo; i < hi; ++i) opaque &= alpha[i] >= 1.0f;
+
+  for (int64_t group_start = 0; group_start < layout.channels; group_start += kChannelGroup) {
+    const int64_t group = layout.channels - group_start < kChannelGroup
+                              ? layout.channels - group_start
+                              : kChannelGroup;
+    // 3. Gather the 2x2 source pixels of each channel (no arithmetic: it is the
+    //    one pass that cannot vectorise), then interpolate.
+    const scalar_t* planes = source + group_start * layout.source_plane;
+    scalar_t corners[kChannelGroup][4][kRun];
+    for (index_t i = lo; i < hi; ++i) {
+      const int64_t at = y0[i] * layout.source_row + x0[i] * source_column;
+      const int64_t step = right[i] * source_column, below = down[i] * layout.source_row;
+      for (int64_t g = 0; g < group; ++g) {
+        const scalar_t* v00 = planes + g * layout.source_plane + at;
+        corners[g][0][i] = v00[0];
+        corners[g][1][i] = v00[step];
+        corners[g][2][i] = v00[below];
+        corners[g][3][i] = v00[below + step];
+      }
+    }
+    for (int64_t g = 0; g < group; ++g) {
+      const scalar_t(&v)[4][kRun] = corners[g];
+      float value[kRun];
+      for (index_t i = lo; i < hi; ++i) {
+        value[i] = bilinear(to_float(v[0][i]), to_float(v[1][i]), to_float(v[2][i]),
+                            to_float(v[3][i]), fx[i], fy[i]);
+      }
+      // 4. Blend into each copy, along the row.
+      for (int64_t p = 0; p < layout.copies; ++p) {
+        scalar_t* out = canvas + p * layout.canvas_copy + (group_start + g) * layout.canvas_plane;
+        if (opaque) {
+          for (index_t i = lo; i < hi; ++i) out[i * canvas_column] = quantise<scalar_t>(value[i]);
+        } else {
+          for (index_t i = lo; i < hi; ++i) {
+            out[i * canvas_column] = blend(out[i * canvas_column], value[i], alpha[i]);
+          }
+        }
+      }
+    }
+  }
+}
+
+template <typename scalar_t, bool kFast>
 void paint_frames(const PaintArgs& args, int num_threads) {
   const int64_t batch = args.canvas_size[1], frames = args.canvas_size[3];
   const int64_t height = args.canvas_size[4], width = args.canvas_size[5];
+  const int64_t* ss = args.source_stride;
+  const int64_t* cs = args.canvas_stride;
+  const Layout layout{args.canvas_size[0], args.canvas_size[2], ss[1], ss[3], ss[4],
+                      cs[0], cs[2], cs[5]};
   // Boxes differ in size from frame to frame: hand frames out dynamically.
 #pragma omp parallel for schedule(dynamic) num_threads(num_threads)
   for (int64_t bt = 0; bt < batch * frames; ++bt) {
@@ -32,8 +212,18 @@ void paint_frames(const PaintArgs& args, int num_threads) {
                 box.x1 < width ? box.x1 : width - 1, box.y1 < height ? box.y1 : height - 1};
       if (is_empty(box)) continue;
       const Patch patch = load_patch(args, b, m, t);
+      const scalar_t* source =
+          static_cast<const scalar_t*>(args.source) + b * ss[0] + patch.frame * ss[2];
+      const PatchSpans spans(patch, box);
       for (int64_t y = box.y0; y <= box.y1; ++y) {
-        for (int64_t x = box.x0; x <= box.x1; ++x) paint_pixel<scalar_t>(args, patch, b, t, y, x);
+        const Box span = spans.row(y);
+        const PatchRow row = patch_row(patch, y);
+        scalar_t* canvas = static_cast<scalar_t*>(args.canvas) + b * cs[1] + t * cs[3] + y * cs[4];
+        for (int64_t x = span.x0; x <= span.x1; x += kRun) {
+          const int64_t count = span.x1 - x + 1 < kRun ? span.x1 - x + 1 : kRun;
+          paint_run<scalar_t, kFast>(layout, patch, row, x, count, source,
+                                     canvas + x * layout.canvas_column);
+        }
       }
     }
   }
@@ -41,7 +231,15 @@ void paint_frames(const PaintArgs& args, int num_threads) {
 
 void paint_cpu(const PaintArgs& args, Dtype dtype, int num_threads) {
   if (nothing_to_paint(args)) return;
-  dispatch(dtype, [&](auto storage) { paint_frames<decltype(storage)>(args, num_threads); });
+  const bool fast = fast_path(args);
+  dispatch(dtype, [&](auto storage) {
+    using scalar_t = decltype(storage);
+    if (fast) {
+      paint_frames<scalar_t, true>(args, num_threads);
+    } else {
+      paint_frames<scalar_t, false>(args, num_threads);
+    }
+  });
 }
 
 // Test hooks: the dtype conversions of composite.h over `count` values.
