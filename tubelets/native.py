@@ -6,9 +6,7 @@ load warns once, at import; one that was simply not built (no ``nvcc``, say) sta
 
 :func:`paint_cpu_` and :func:`paint_cuda_` have exactly the contract of
 :func:`tubelets.reference.paint_` and compute the same float32 expressions in the same
-order, so they match it bit for bit in every dtype, wherever torch's ``sqrt`` (used for
-ellipses) is correctly rounded like C's ``sqrtf``; on CPU in torch 2.13 it is not, which
-can move the last bit of a soft ellipse's alpha (see tests/test_native.py). The modules do
+order, so they match it bit for bit in every dtype (tests/test_native.py). The modules do
 not link libtorch: the wrappers pass data pointers, sizes and strides (in elements) as
 integers, the parameter tensors contiguous (as :func:`tubelets.ops.paint_` hands them
 over), and for CUDA the current stream of the canvas's device.
