@@ -38,6 +38,10 @@ def sample_tubelets(
     size = torch.tensor([width, height], dtype=torch.float32, device=draw_device)
 
     src_box, src_frame = _crops(uniform, batch, config.patch_size, frames, size)
+    # Paint order: largest crop first. Every other draw is independent of the crop, so
+    # sorting the crops alone gives the same distribution as sorting whole tubelets.
+    order = _largest_first(src_box)
+    src_box, src_frame = src_box.gather(1, order[..., None].expand(-1, -1, 4)), src_frame.gather(1, order)
     shape = torch.tensor([SHAPES.index(s) for s in config.shapes], device=draw_device)
     shape = shape[(uniform(batch) * len(config.shapes)).long().clamp(max=len(config.shapes) - 1)]
     softness = _between(uniform(batch), config.softness)
@@ -69,8 +73,7 @@ def sample_tubelets(
     if "shear" in config.transforms:
         shears = trajectories.keyframed(uniform, times, *config.shear_range, 0.0, 2, frames)
 
-    order = _largest_first(src_box)
-    tubelets = Tubelets(
+    return Tubelets(
         inv_affine=compile_inv_affine(centers, half, angles, scales, shears),
         opacity=opacity.contiguous(),
         src_box=src_box,
@@ -83,8 +86,7 @@ def sample_tubelets(
         shears=shears.contiguous(),
         motion_keyframes=motion_times,
         transform_keyframes=times,
-    )
-    return _reorder(tubelets, order).to(device)
+    ).to(device)
 
 
 def _between(unit: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
@@ -112,7 +114,8 @@ def _snap_to_crop_grid(centers: torch.Tensor, src_box: torch.Tensor) -> torch.Te
     """Shift centres by under half a pixel so output pixels land on source pixel centres.
 
     A crop of even width has its centre between two pixels; a patch whose centre has the
-    same fractional part is pasted without resampling while it is only translated.
+    same fractional part samples source pixel centres while it is only translated (up
+    to the float32 rounding of its map), so the crop is not blurred.
     """
     phase = ((src_box[..., :2] + src_box[..., 2:]).float() * 0.5).frac()[:, :, None]
     return torch.round(centers - phase) + phase
@@ -122,14 +125,3 @@ def _largest_first(src_box: torch.Tensor) -> torch.Tensor:
     """``(B, M)`` permutation that sorts each clip's tubelets by crop area, largest first."""
     size = (src_box[..., 2:] - src_box[..., :2] + 1).prod(-1)
     return torch.sort(size, dim=-1, descending=True, stable=True).indices
-
-
-def _reorder(tubelets: Tubelets, order: torch.Tensor) -> Tubelets:
-    """Permute every per-tubelet field along ``M``."""
-    def take(value):
-        if value is None:
-            return None
-        index = order.view(*order.shape, *([1] * (value.dim() - 2))).expand(*order.shape, *value.shape[2:])
-        return value.gather(1, index)
-
-    return Tubelets(**{name: take(value) for name, value in vars(tubelets).items()})
