@@ -215,15 +215,32 @@ void paint_frames(const PaintArgs& args, int num_threads) {
       const scalar_t* source =
           static_cast<const scalar_t*>(args.source) + b * ss[0] + patch.frame * ss[2];
       const PatchSpans spans(patch, box);
+      Box span = spans.row(box.y0);
       for (int64_t y = box.y0; y <= box.y1; ++y) {
-        const Box span = spans.row(y);
+        const Box next = y < box.y1 ? spans.row(y + 1) : Box{0, y + 1, -1, y + 1};
         const PatchRow row = patch_row(patch, y);
         scalar_t* canvas = static_cast<scalar_t*>(args.canvas) + b * cs[1] + t * cs[3] + y * cs[4];
+        // Stores that miss the cache fill the store queue and stall: ask for the next
+        // row's lines (inside the box) early, with intent to write. Inline, not in a
+        // helper: GCC deems a function of prefetches pure and drops its calls. Measured
+        // on the paper's case: float32 -30%; a uint8 span is about one cache line per
+        // plane, where the prefetches cost ~1.5%, so not there.
+        if (kFast && sizeof(scalar_t) > 1 && next.x0 <= next.x1) {
+          constexpr int64_t kLine = 64 / sizeof(scalar_t);  // elements per cache line
+          for (int64_t p = 0; p < layout.copies; ++p) {
+            for (int64_t c = 0; c < layout.channels; ++c) {
+              const scalar_t* plane = canvas + cs[4] + p * cs[0] + c * cs[2];
+              for (int64_t x = next.x0; x < next.x1; x += kLine) __builtin_prefetch(plane + x, 1);
+              __builtin_prefetch(plane + next.x1, 1);
+            }
+          }
+        }
         for (int64_t x = span.x0; x <= span.x1; x += kRun) {
           const int64_t count = span.x1 - x + 1 < kRun ? span.x1 - x + 1 : kRun;
           paint_run<scalar_t, kFast>(layout, patch, row, x, count, source,
                                      canvas + x * layout.canvas_column);
         }
+        span = next;
       }
     }
   }
