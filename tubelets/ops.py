@@ -51,7 +51,7 @@ def composite(
     Returns:
         ``out``, or a new tensor with ``video``'s memory layout.
     """
-    _check_tensor("video", video, "BCTHW")
+    check_tensor("video", video, "BCTHW")
     if out is None:
         out = torch.empty_like(video)
     elif not isinstance(out, torch.Tensor):
@@ -95,12 +95,17 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     if backend == "auto":
         preference = ("triton", "cuda", "torch") if device.type == "cuda" else ("cpu", "torch")
         return next(name for name in preference if unavailable(name, device) is None)
-    if backend not in BACKENDS:
-        raise ValueError(f"backend: unknown {backend!r}; choose from auto, {', '.join(BACKENDS)}")
+    check_backend_name(backend)
     reason = unavailable(backend, device)
     if reason is not None:
         raise RuntimeError(f"backend {backend!r} cannot run on {device.type} tensors: {reason}")
     return backend
+
+
+def check_backend_name(backend: str) -> None:
+    """Raise unless ``backend`` is ``"auto"`` or one of :data:`BACKENDS`."""
+    if backend != "auto" and backend not in BACKENDS:
+        raise ValueError(f"backend: unknown {backend!r}; choose from auto, {', '.join(BACKENDS)}")
 
 
 def unavailable(backend: str, device: torch.device) -> str | None:
@@ -160,11 +165,14 @@ def _(canvas, source, inv_affine, opacity, boxes, src_box, src_frame, shape, sof
     return None
 
 
-def _check_tensor(name: str, tensor, layout: str) -> None:
+def check_tensor(name: str, tensor, *layouts: str) -> None:
+    """Raise unless ``tensor`` is a tensor of a supported dtype with the rank of a layout
+    (``"BCTHW"``, say) among ``layouts``."""
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-    if tensor.dim() != len(layout):
-        raise ValueError(f"{name} must have shape ({', '.join(layout)}), got {tuple(tensor.shape)}")
+    if tensor.dim() not in [len(layout) for layout in layouts]:
+        shapes = " or ".join(f"({', '.join(layout)})" for layout in layouts)
+        raise ValueError(f"{name} must have shape {shapes}, got {tuple(tensor.shape)}")
     if tensor.dtype not in DTYPES:
         supported = ", ".join(str(d) for d in DTYPES)
         raise TypeError(f"{name}: dtype {tensor.dtype} is not supported; use one of {supported}")
@@ -172,8 +180,8 @@ def _check_tensor(name: str, tensor, layout: str) -> None:
 
 def _check_videos(canvas: torch.Tensor, source: torch.Tensor, tubelets: Tubelets) -> None:
     """Shapes, dtypes and devices; no tensor values are read (safe under torch.compile)."""
-    _check_tensor("canvas", canvas, "PBCTHW")
-    _check_tensor("source", source, "BCTHW")
+    check_tensor("canvas", canvas, "PBCTHW")
+    check_tensor("source", source, "BCTHW")
     if source.dtype != canvas.dtype or source.device != canvas.device:
         raise ValueError(f"source must match video: {source.dtype} on {source.device} "
                          f"vs {canvas.dtype} on {canvas.device}")
@@ -183,13 +191,13 @@ def _check_videos(canvas: torch.Tensor, source: torch.Tensor, tubelets: Tubelets
                          f"got {tuple(source.shape[:2])}")
     if not isinstance(tubelets, Tubelets):
         raise TypeError(f"tubelets must be a Tubelets, got {type(tubelets).__name__}")
-    if tubelets.device != canvas.device:
+    if tubelets.device != canvas.device:  # the device of inv_affine
         raise ValueError(f"tubelets are on {tubelets.device} but the video is on {canvas.device}; "
                          "use tubelets.to(video.device)")
     if tubelets.batch_size != batch or tubelets.num_frames != frames:
         raise ValueError(f"tubelets were sampled for {tubelets.batch_size} clips of {tubelets.num_frames} "
                          f"frames; the video has {batch} clips of {frames} frames")
-    for name in ("inv_affine", "opacity", "src_box", "src_frame", "shape", "softness"):
+    for name in ("opacity", "src_box", "src_frame", "shape", "softness"):
         # A tensor on another device (meta, say) would send the whole op to that device's kernel.
         if getattr(tubelets, name).device != canvas.device:
             raise ValueError(f"tubelets.{name} is on {getattr(tubelets, name).device}, the video on {canvas.device}")

@@ -61,8 +61,7 @@ class TubeletOverlay(nn.Module):
             raise ValueError("give either config or its fields as keyword arguments, not both")
         if data_format not in DATA_FORMATS:
             raise ValueError(f"data_format: unknown {data_format!r}; choose from {', '.join(DATA_FORMATS)}")
-        if backend != "auto" and backend not in ops.BACKENDS:
-            raise ValueError(f"backend: unknown {backend!r}; choose from auto, {', '.join(ops.BACKENDS)}")
+        ops.check_backend_name(backend)
         self.config = config if config is not None else TubeletConfig(**fields)
         self.data_format = data_format
         self.backend = backend
@@ -85,16 +84,16 @@ class TubeletOverlay(nn.Module):
         self._check_clips(clips)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-        canvas = torch.empty((len(clips), *v1.shape), dtype=v1.dtype, device=v1.device)
-        for copy, clip in zip(canvas, clips):
-            copy.copy_(clip)
         batched = v1.dim() == 5
-        logical_canvas = self._logical(canvas if batched else canvas.unsqueeze(1), leading=1)
         source = self._logical(v1 if batched else v1.unsqueeze(0), leading=0)
         batch, _, frames, height, width = source.shape
         if 0 in (frames, height, width):
             raise ValueError(f"v1 must have at least one frame of at least 1×1 pixels, "
                              f"got {frames} frames of {height}×{width}")
+        canvas = torch.empty((len(clips), *v1.shape), dtype=v1.dtype, device=v1.device)
+        for copy, clip in zip(canvas, clips):
+            copy.copy_(clip)
+        logical_canvas = self._logical(canvas if batched else canvas.unsqueeze(1), leading=1)
         if tubelets is None:
             tubelets = sample_tubelets(self.config, batch, frames, height, width,
                                        device=v1.device, generator=generator)
@@ -121,12 +120,7 @@ class TubeletOverlay(nn.Module):
             if not isinstance(clip, torch.Tensor):
                 raise TypeError(f"{name} must be a torch.Tensor, got {type(clip).__name__}")
         first = clips[0]
-        if first.dim() not in (4, 5):
-            raise ValueError(f"v1 must have shape ({', '.join(self.data_format)}) or "
-                             f"({', '.join(self.data_format[1:])}), got {tuple(first.shape)}")
-        if first.dtype not in ops.DTYPES:
-            supported = ", ".join(str(d) for d in ops.DTYPES)
-            raise TypeError(f"v1: dtype {first.dtype} is not supported; use one of {supported}")
+        ops.check_tensor("v1", first, self.data_format, self.data_format[1:])
         if len(clips) == 2:
             second = clips[1]
             if (second.shape, second.dtype, second.device) != (first.shape, first.dtype, first.device):
