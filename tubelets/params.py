@@ -81,7 +81,7 @@ class Tubelets:
     @property
     def patch_size(self) -> torch.Tensor:
         """``(B, M, 2)`` int32: crop width and height in pixels."""
-        return self.src_box[..., 2:] - self.src_box[..., :2] + 1
+        return crop_size(self.src_box)
 
     def to(self, device: torch.device | str) -> Tubelets:
         """The same tubelets with every tensor on ``device``."""
@@ -163,6 +163,11 @@ def frame_boxes(inv_affine: torch.Tensor, height: int, width: int) -> torch.Tens
     return torch.where(empty, nothing, boxes).to(torch.int32)
 
 
+def crop_size(src_box: torch.Tensor) -> torch.Tensor:
+    """``(..., 2)`` width and height, in pixels, of inclusive crops ``(..., 4)``."""
+    return src_box[..., 2:] - src_box[..., :2] + 1
+
+
 def half_size_of(src_box: torch.Tensor) -> torch.Tensor:
     """``(..., 2)`` float half width/height of inclusive crops ``(..., 4)``."""
-    return (src_box[..., 2:] - src_box[..., :2] + 1).float() / 2
+    return crop_size(src_box).float() / 2

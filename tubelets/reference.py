@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import torch
 
-RECTANGLE, ELLIPSE, RHOMBUS = 0, 1, 2
+from .params import SHAPES
+
+ELLIPSE, RHOMBUS = SHAPES.index("ellipse"), SHAPES.index("rhombus")  # anything else: rectangle
 
 
 def paint_(

@@ -10,7 +10,7 @@ import torch
 
 from . import trajectories
 from .config import TubeletConfig
-from .params import SHAPES, Tubelets, compile_inv_affine, half_size_of
+from .params import SHAPES, Tubelets, compile_inv_affine, crop_size, half_size_of
 
 
 def sample_tubelets(
@@ -123,5 +123,5 @@ def _snap_to_crop_grid(centers: torch.Tensor, src_box: torch.Tensor) -> torch.Te
 
 def _largest_first(src_box: torch.Tensor) -> torch.Tensor:
     """``(B, M)`` permutation that sorts each clip's tubelets by crop area, largest first."""
-    size = (src_box[..., 2:] - src_box[..., :2] + 1).prod(-1)
-    return torch.sort(size, dim=-1, descending=True, stable=True).indices
+    area = crop_size(src_box).prod(-1)
+    return torch.sort(area, dim=-1, descending=True, stable=True).indices
