@@ -5,11 +5,13 @@ import scipy.ndimage
 import torch
 
 from tubelets import trajectories
+from tubelets.philox import Stream
 
 
 def uniform_from(seed):
+    """A ``uniform(stream, shape)`` from torch's generator (the streams are not used)."""
     generator = torch.Generator().manual_seed(seed)
-    return lambda shape: torch.rand(shape, generator=generator, dtype=torch.float64)
+    return lambda stream, shape: torch.rand(shape, generator=generator, dtype=torch.float64)
 
 
 SIZE = torch.tensor([112.0, 112.0], dtype=torch.float64)
@@ -26,7 +28,7 @@ def test_gaussian_smoothing_equals_scipy_reflect(sigma, length):
 @pytest.mark.parametrize("frames", [1, 2, 3, 4, 16, 33])
 @pytest.mark.parametrize("keyframes", [2, 3, 5])
 def test_keyframe_times_include_first_and_last_and_are_distinct(frames, keyframes):
-    times = trajectories.keyframe_times(uniform_from(0), (64, 3), keyframes, frames, "cpu")
+    times = trajectories.keyframe_times(uniform_from(0), Stream.MOTION_TIMES, (64, 3), keyframes, frames, "cpu")
     assert times.shape == (64, 3, min(keyframes, frames))
     assert (times[..., 0] == 0).all() and (times[..., -1] == frames - 1).all()
     assert (times.diff(dim=-1) > 0).all()
@@ -40,7 +42,7 @@ def kinks(path: torch.Tensor, atol: float = 1e-9) -> torch.Tensor:
 
 def test_linear_paths_are_piecewise_linear_with_at_most_k_minus_2_kinks():
     uniform, k = uniform_from(1), 4
-    times = trajectories.keyframe_times(uniform, (200,), k, 16, "cpu")
+    times = trajectories.keyframe_times(uniform, Stream.MOTION_TIMES, (200,), k, 16, "cpu")
     path = trajectories.linear_path(uniform, times, (40 / 112, 80 / 112), 16, SIZE)
     assert path.shape == (200, 16, 2)
     assert (kinks(path) <= k - 2).all()
@@ -86,8 +88,8 @@ def test_static_paths_do_not_move():
 @pytest.mark.parametrize("low, high, identity, dims", [(-90.0, 90.0, 0.0, 1), (0.5, 1.5, 1.0, 2), (-1.0, 1.0, 0.0, 2)])
 def test_transform_schedules_start_at_identity_and_stay_in_range(low, high, identity, dims):
     uniform = uniform_from(4)
-    times = trajectories.keyframe_times(uniform, (500,), 3, 16, "cpu")
-    values = trajectories.keyframed(uniform, times, low, high, identity, dims, 16)
+    times = trajectories.keyframe_times(uniform, Stream.TRANSFORM_TIMES, (500,), 3, 16, "cpu")
+    values = trajectories.keyframed(uniform, Stream.ROTATION, times, low, high, identity, dims, 16)
     assert values.shape == (500, 16, dims)
     assert (values[:, 0] == identity).all()
     assert ((values >= low - 1e-9) & (values <= high + 1e-9)).all()

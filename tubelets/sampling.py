@@ -1,16 +1,33 @@
 """`sample_tubelets`: draw ``M`` tubelets for each clip of a batch, vectorised over ``(B, M)``.
 
-Randomness is drawn per clip, on the generator's device (the video's device when no
-generator is given, using the global RNG that ``torch.manual_seed`` seeds), and the result
-is moved to ``device``. There is no Python loop over the batch.
+Every random number comes from the counter-based generator of :mod:`tubelets.philox`, keyed
+by one 64-bit seed: the only draw from torch's RNG is that seed (from ``generator``, or the
+global RNG of the video's device that ``torch.manual_seed`` seeds), made on the device, so
+sampling never waits for the device. The same seed gives the same tubelets on every device
+and backend, and a clip's tubelets do not depend on the batch size.
+
+Two implementations compute the same function of the seed:
+
+==========  ==========  ================================================================
+backend     device      implementation
+==========  ==========  ================================================================
+``torch``   any         this module, plain PyTorch in float64: the readable reference
+``cpu``     CPU         ``csrc/sampler.h`` (C++), one call for the whole batch
+==========  ==========  ================================================================
+
+``backend="auto"`` takes ``cpu`` for CPU tensors when it is built, else ``torch``. Both
+compute in float64 and store float32, so they agree to float32 rounding (tests/test_sampling.py).
 """
 from __future__ import annotations
 
 import torch
 
-from . import trajectories
+from . import philox, trajectories
 from .config import TubeletConfig
-from .params import SHAPES, Tubelets, compile_inv_affine, crop_size, half_size_of
+from .params import SHAPES, Tubelets, compile_inv_affine, crop_size
+from .philox import Stream
+
+SAMPLERS = ("torch", "cpu")
 
 
 def sample_tubelets(
@@ -22,71 +39,133 @@ def sample_tubelets(
     *,
     device: torch.device | str | None = None,
     generator: torch.Generator | None = None,
+    seed: torch.Tensor | None = None,
+    backend: str = "auto",
 ) -> Tubelets:
     """Sample tubelets for ``batch_size`` clips of ``frames × height × width`` pixels.
 
     Patches are cropped from the same frame size (the source clip ``v1`` of §5.3.2);
     the returned :class:`Tubelets` are sorted per clip, largest patch first (paint order).
+
+    Args:
+        device: where the tubelets go (CPU by default).
+        generator: draws the seed; its device is where the seed is drawn.
+        seed: a 0-dim int64 tensor to use instead of a draw (its 64 bits are the key).
+        backend: ``"auto"`` or one of :data:`SAMPLERS`.
     """
     device = torch.device(device) if device is not None else torch.device("cpu")
-    draw_device = generator.device if generator is not None else device
+    if seed is None:
+        seed = draw_seed(device, generator)
+    seed = seed.to(device)
+    name = _resolve(backend, device)
+    if name == "cpu":
+        from . import native
+        return native.sample_cpu(config, seed, batch_size, frames, height, width)
+    return sample_reference(config, seed, batch_size, frames, height, width)
 
-    def uniform(shape: tuple[int, ...]) -> torch.Tensor:
-        return torch.rand(shape, generator=generator, device=draw_device)
 
-    batch = (batch_size, config.num_tubelets)
-    size = torch.tensor([width, height], dtype=torch.float32, device=draw_device)
+def draw_seed(device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A 0-dim int64 tensor of 64 random bits from ``generator`` (or the global RNG of
+    ``device``), on the generator's device: one op, and the host never reads it."""
+    where = generator.device if generator is not None else device
+    return torch.randint(-(2**63), 2**63 - 1, (), generator=generator, device=where, dtype=torch.int64)
 
+
+def _resolve(backend: str, device: torch.device) -> str:
+    if backend == "auto":
+        from . import native
+        return "cpu" if device.type == "cpu" and native.CPU_UNAVAILABLE is None else "torch"
+    if backend not in SAMPLERS:
+        raise ValueError(f"backend: unknown sampler {backend!r}; choose from auto, {', '.join(SAMPLERS)}")
+    if backend == "cpu":
+        from . import native
+        if device.type != "cpu":
+            raise RuntimeError(f"sampler 'cpu' cannot sample on {device.type}: it samples CPU tensors only")
+        if native.CPU_UNAVAILABLE is not None:
+            raise RuntimeError(f"sampler 'cpu' is unavailable: {native.CPU_UNAVAILABLE}")
+    return backend
+
+
+def sample_reference(config: TubeletConfig, seed: torch.Tensor, batch_size: int, frames: int, height: int,
+                     width: int) -> Tubelets:
+    """The reference sampler: plain PyTorch on ``seed``'s device, float64 throughout."""
+    device = seed.device
+    count = config.num_tubelets
+    batch = (batch_size, count)
+
+    table = philox.uniform(seed, batch_size, max(count, 1), len(Stream), max_draws(config, frames))
+
+    def uniform(stream: Stream, shape: tuple[int, ...]) -> torch.Tensor:
+        """``shape`` = ``(B, M, *draws)`` (``M`` = 1 for per-clip draws): the draws of ``stream``."""
+        clips, tubelets, *tail = shape
+        return table[:, :tubelets, stream, : _prod(tail)].reshape(shape)
+
+    size = torch.tensor([width, height], dtype=torch.float64, device=device)
     src_box, src_frame = _crops(uniform, batch, config.patch_size, frames, size)
     # Paint order: largest crop first. Every other draw is independent of the crop, so
     # sorting the crops alone gives the same distribution as sorting whole tubelets.
     order = _largest_first(src_box)
     src_box, src_frame = src_box.gather(1, order[..., None].expand(-1, -1, 4)), src_frame.gather(1, order)
-    shape = torch.tensor([SHAPES.index(s) for s in config.shapes], device=draw_device)
-    shape = shape[(uniform(batch) * len(config.shapes)).long().clamp(max=len(config.shapes) - 1)]
-    softness = _between(uniform(batch), config.softness)
-    applied = (uniform((batch_size, 1, 1)) < config.p).float()
-    opacity = (_between(uniform(batch), config.opacity)[..., None] * applied).expand(*batch, frames)
+    shape = torch.tensor([SHAPES.index(s) for s in config.shapes], device=device)
+    choice = (uniform(Stream.SHAPE, (*batch, 1))[..., 0] * len(config.shapes)).long()
+    shape = shape[choice.clamp(max=len(config.shapes) - 1)]
+    softness = _between(uniform(Stream.SOFTNESS, (*batch, 1))[..., 0], config.softness)
+    applied = (uniform(Stream.APPLIED, (batch_size, 1, 1)) < config.p).double()
+    opacity = _between(uniform(Stream.OPACITY, (*batch, 1)), config.opacity) * applied
+    opacity = opacity.expand(*batch, frames)
 
     motion_times = None
     if config.motion == "static":
         centers = trajectories.static_path(uniform, batch, frames, size)
     elif config.motion == "linear":
-        motion_times = trajectories.keyframe_times(uniform, batch, config.keyframes, frames, draw_device)
+        motion_times = trajectories.keyframe_times(uniform, Stream.MOTION_TIMES, batch, config.keyframes, frames,
+                                                   device)
         centers = trajectories.linear_path(uniform, motion_times, config.max_step, frames, size)
     else:
         centers = trajectories.nonlinear_path(
             uniform, batch, config.nonlinear_points, config.nonlinear_sigma,
             config.nonlinear_extent, frames, size,
         )
-    half = half_size_of(src_box)[:, :, None]  # (B, M, 1, 2)
+    half = crop_size(src_box).double()[:, :, None] / 2  # (B, M, 1, 2)
     centers = _snap_to_crop_grid(centers, src_box)
 
-    times = trajectories.keyframe_times(uniform, batch, config.keyframes, frames, draw_device)
-    identity = torch.zeros(*batch, frames, 2, device=draw_device)
+    times = trajectories.keyframe_times(uniform, Stream.TRANSFORM_TIMES, batch, config.keyframes, frames, device)
+    identity = torch.zeros(*batch, frames, 2, dtype=torch.float64, device=device)
     angles = identity[..., 0]
     scales, shears = identity + 1, identity
     if "rotation" in config.transforms:
-        angles = trajectories.keyframed(uniform, times, *config.rotation_range, 0.0, 1, frames)[..., 0]
+        angles = trajectories.keyframed(uniform, Stream.ROTATION, times, *config.rotation_range, 0.0, 1, frames)[..., 0]
     if "scale" in config.transforms:
-        scales = trajectories.keyframed(uniform, times, *config.scale_range, 1.0, 2, frames)
+        scales = trajectories.keyframed(uniform, Stream.SCALE, times, *config.scale_range, 1.0, 2, frames)
     if "shear" in config.transforms:
-        shears = trajectories.keyframed(uniform, times, *config.shear_range, 0.0, 2, frames)
+        shears = trajectories.keyframed(uniform, Stream.SHEAR, times, *config.shear_range, 0.0, 2, frames)
 
     return Tubelets(
         inv_affine=compile_inv_affine(centers, half, angles, scales, shears),
-        opacity=opacity.contiguous(),
-        src_box=src_box,
-        src_frame=src_frame,
+        opacity=opacity.float().contiguous(),
+        src_box=src_box.int(),
+        src_frame=src_frame.int(),
         shape=shape.int(),
-        softness=softness,
-        centers=centers.contiguous(),
-        angles=angles.contiguous(),
-        scales=scales.contiguous(),
-        shears=shears.contiguous(),
+        softness=softness.float(),
+        centers=centers.float().contiguous(),
+        angles=angles.float().contiguous(),
+        scales=scales.float().contiguous(),
+        shears=shears.float().contiguous(),
         motion_keyframes=motion_times,
         transform_keyframes=times,
-    ).to(device)
+    )
+
+
+def max_draws(config: TubeletConfig, frames: int) -> int:
+    """The most draws any stream of one tubelet takes (see :class:`~tubelets.philox.Stream`)."""
+    return max(2, frames - 2, 2 * config.keyframes, 2 * config.nonlinear_points)
+
+
+def _prod(values) -> int:
+    result = 1
+    for value in values:
+        result *= value
+    return result
 
 
 def _between(unit: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
@@ -95,18 +174,18 @@ def _between(unit: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
 
 
 def _crops(uniform, batch, patch_size, frames, size):
-    """Crop boxes ``(B, M, 4)`` int32 inside the frame and their source frames ``(B, M)``.
+    """Crop boxes ``(B, M, 4)`` int64 inside the frame and their source frames ``(B, M)``.
 
     Width and height are drawn independently, each a fraction ``patch_size`` of the
     frame's width or height (§5.4.1: 16 to 64 px at 112 px), at least one pixel.
     """
-    extent = _between(uniform((*batch, 2)), patch_size) * size
+    extent = _between(uniform(Stream.CROP_SIZE, (*batch, 2)), patch_size) * size
     extent = extent.round().clamp(min=1.0)
     extent = torch.minimum(extent, size)
-    corner = (uniform((*batch, 2)) * (size - extent + 1)).floor()
+    corner = (uniform(Stream.CROP_CORNER, (*batch, 2)) * (size - extent + 1)).floor()
     corner = torch.minimum(corner, size - extent)
-    src_box = torch.cat([corner, corner + extent - 1], -1).int()
-    src_frame = (uniform(batch) * frames).long().clamp(max=frames - 1).int()
+    src_box = torch.cat([corner, corner + extent - 1], -1).long()
+    src_frame = (uniform(Stream.SOURCE_FRAME, (*batch, 1))[..., 0] * frames).long().clamp(max=frames - 1)
     return src_box, src_frame
 
 
@@ -115,13 +194,14 @@ def _snap_to_crop_grid(centers: torch.Tensor, src_box: torch.Tensor) -> torch.Te
 
     A crop of even width has its centre between two pixels; a patch whose centre has the
     same fractional part samples source pixel centres while it is only translated (up
-    to the float32 rounding of its map), so the crop is not blurred.
+    to the float32 rounding of its map), so the crop is not blurred. Rounds half to even.
     """
-    phase = ((src_box[..., :2] + src_box[..., 2:]).float() * 0.5).frac()[:, :, None]
+    phase = ((src_box[..., :2] + src_box[..., 2:]).double() * 0.5).frac()[:, :, None]
     return torch.round(centers - phase) + phase
 
 
 def _largest_first(src_box: torch.Tensor) -> torch.Tensor:
-    """``(B, M)`` permutation that sorts each clip's tubelets by crop area, largest first."""
+    """``(B, M)`` permutation that sorts each clip's tubelets by crop area, largest first
+    (ties keep their order)."""
     area = crop_size(src_box).prod(-1)
     return torch.sort(area, dim=-1, descending=True, stable=True).indices

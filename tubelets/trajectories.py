@@ -1,28 +1,35 @@
 """Paths over time: keyframes with linear interpolation, and smoothed random walks.
 
 Every function is batched over leading dimensions ``(...)`` (clips × tubelets) and draws
-its randomness from ``uniform(shape) -> Tensor`` with values in ``[0, 1)``, so the caller
-decides the device and the generator. Positions are pixel coordinates ``(x, y)``.
+its randomness from ``uniform(stream, shape) -> Tensor``, float64 values in ``[0, 1)`` for
+the :class:`~tubelets.philox.Stream` named, so the caller decides the generator and the
+device. Positions are pixel coordinates ``(x, y)``; everything is computed in float64.
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import torch
 
-Uniform = Callable[[tuple[int, ...]], torch.Tensor]
+from .philox import Stream
+
+Uniform = Callable[[Stream, tuple[int, ...]], torch.Tensor]
 
 
-def keyframe_times(uniform: Uniform, batch: tuple[int, ...], keyframes: int, frames: int, device) -> torch.Tensor:
+def keyframe_times(uniform: Uniform, stream: Stream, batch: tuple[int, ...], keyframes: int, frames: int,
+                   device) -> torch.Tensor:
     """``(..., K)`` int64 sorted frame indices: the first, the last and ``K-2`` distinct others.
 
-    ``K = min(keyframes, frames)``; a single frame gives the single keyframe 0 (§5.3.3).
+    ``K = min(keyframes, frames)``; a single frame gives the single keyframe 0 (§5.3.3). The
+    interior keyframes are the frames of the ``K-2`` smallest of ``T-2`` uniforms (ties
+    broken by frame), a uniformly random subset.
     """
     count = min(keyframes, frames)
     first = torch.zeros(*batch, 1, dtype=torch.int64, device=device)
     if count == 1:
         return first
-    interior = uniform((*batch, frames - 2)).argsort(-1)[..., : count - 2] + 1
+    interior = uniform(stream, (*batch, frames - 2)).argsort(dim=-1, stable=True)[..., : count - 2] + 1
     return torch.cat([first, interior.sort(-1).values, first + frames - 1], -1)
 
 
@@ -39,17 +46,18 @@ def interpolate(times: torch.Tensor, values: torch.Tensor, frames: int) -> torch
     return v0 + weight.to(values.dtype) * (v1 - v0)
 
 
-def keyframed(uniform: Uniform, times: torch.Tensor, low: float, high: float, identity: float, dims: int, frames: int):
+def keyframed(uniform: Uniform, stream: Stream, times: torch.Tensor, low: float, high: float, identity: float,
+              dims: int, frames: int):
     """Transform parameters ``(..., T, dims)``: identity at the first keyframe, uniform in
     ``[low, high]`` at the others, linear in between (§5.3.4, Eq. 5.7)."""
-    values = low + (high - low) * uniform((*times.shape, dims))
+    values = low + (high - low) * uniform(stream, (*times.shape, dims))
     values[..., 0, :] = identity
     return interpolate(times, values, frames)
 
 
 def static_path(uniform: Uniform, batch: tuple[int, ...], frames: int, size: torch.Tensor) -> torch.Tensor:
     """``(..., T, 2)``: one uniform position held still (the "no motion" ablation, Table 5.3)."""
-    start = uniform((*batch, 1, 2)) * (size - 1)
+    start = uniform(Stream.STATIC_START, (*batch, 1, 2)) * (size - 1)
     return start.expand(*batch, frames, 2)
 
 
@@ -62,11 +70,11 @@ def linear_path(uniform: Uniform, times: torch.Tensor, step: tuple[float, float]
     """
     batch, count = times.shape[:-1], times.shape[-1]
     limit = size - 1
-    delta = (step[0] + (step[1] - step[0]) * uniform((*batch, 1))) * size
-    radius = delta[..., None, :] * uniform((*batch, count - 1, 1)).sqrt()
-    angle = 2 * torch.pi * uniform((*batch, count - 1))
+    delta = (step[0] + (step[1] - step[0]) * uniform(Stream.LINEAR_STEP, (*batch, 1))) * size
+    radius = delta[..., None, :] * uniform(Stream.LINEAR_RADIUS, (*batch, count - 1, 1)).sqrt()
+    angle = 2 * torch.pi * uniform(Stream.LINEAR_ANGLE, (*batch, count - 1))
     offsets = radius * torch.stack([angle.cos(), angle.sin()], -1)
-    points = [uniform((*batch, 2)) * limit]
+    points = [uniform(Stream.LINEAR_START, (*batch, 2)) * limit]
     for k in range(count - 1):  # K is tiny (3 by default); each point depends on the last
         points.append(torch.minimum(torch.clamp(points[-1] + offsets[..., k, :], min=0), limit))
     return interpolate(times, torch.stack(points, -2), frames)
@@ -75,23 +83,36 @@ def linear_path(uniform: Uniform, times: torch.Tensor, step: tuple[float, float]
 def nonlinear_path(uniform: Uniform, batch, points: int, sigma: float, extent, frames: int, size: torch.Tensor):
     """``(..., T, 2)``: ``N`` uniform points, Gaussian-smoothed, resampled to ``T`` (Eq. 5.6).
 
-    Smoothing ``N=48`` uniform points with ``σ=8`` leaves a path a few pixels long around
-    the frame centre, so the resampled path is stretched to span a fraction ``extent`` of
-    the frame on each axis and placed uniformly inside it.
+    Smoothing and resampling are linear, so they are one ``(N, T)`` matrix
+    (:func:`nonlinear_matrix`). Smoothing ``N=48`` uniform points with ``σ=8`` leaves a path
+    a few pixels long around the frame centre, so the resampled path is stretched to span a
+    fraction ``extent`` of the frame on each axis and placed uniformly inside it.
     """
-    raw = uniform((*batch, 2, points))
-    smooth = gaussian_filter1d_reflect(raw, sigma)
-    position = torch.linspace(0, points - 1, frames, device=raw.device, dtype=raw.dtype)
-    left = position.floor().long().clamp(max=points - 2)
-    weight = position - left
-    path = smooth[..., left] + weight * (smooth[..., left + 1] - smooth[..., left])  # (..., 2, T)
+    raw = uniform(Stream.NONLINEAR_POINTS, (*batch, 2, points))
+    path = raw @ nonlinear_matrix(points, sigma, frames).to(raw.device)  # (..., 2, T)
     low = path.amin(-1, keepdim=True)
     span = path.amax(-1, keepdim=True) - low
-    unit = torch.where(span > 0, (path - low) / span.clamp(min=1e-12), torch.full_like(path, 0.5))
+    unit = torch.where(span > 0, (path - low) / span.clamp(min=1e-300), torch.full_like(path, 0.5))
     limit = (size - 1)[..., None]  # (2, 1)
-    length = (extent[0] + (extent[1] - extent[0]) * uniform((*batch, 2, 1))) * limit
-    start = uniform((*batch, 2, 1)) * (limit - length)
+    length = (extent[0] + (extent[1] - extent[0]) * uniform(Stream.NONLINEAR_LENGTH, (*batch, 2, 1))) * limit
+    start = uniform(Stream.NONLINEAR_START, (*batch, 2, 1)) * (limit - length)
     return (start + unit * length).transpose(-1, -2)
+
+
+@functools.lru_cache(maxsize=32)
+def nonlinear_matrix(points: int, sigma: float, frames: int) -> torch.Tensor:
+    """``(N, T)`` float64 ``A`` with ``path = raw @ A``: reflect-mode Gaussian smoothing of
+    ``N`` points, then linear resampling at ``T`` evenly spaced positions from the first
+    point to the last. A CPU tensor, built once per configuration."""
+    smooth = gaussian_filter1d_reflect(torch.eye(points, dtype=torch.float64), sigma)  # row j: e_j smoothed
+    position = torch.linspace(0, points - 1, frames, dtype=torch.float64)
+    left = position.floor().long().clamp(max=points - 2)
+    weight = position - left
+    resample = torch.zeros(points, frames, dtype=torch.float64)
+    columns = torch.arange(frames)
+    resample[left, columns] += 1 - weight
+    resample[left + 1, columns] += weight
+    return smooth @ resample
 
 
 def gaussian_filter1d_reflect(x: torch.Tensor, sigma: float, truncate: float = 4.0) -> torch.Tensor:
