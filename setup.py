@@ -1,6 +1,7 @@
 """Build of `tubelets`: pure Python plus two optional native modules.
 
-* ``tubelets._C``: the C++/OpenMP CPU backend (csrc/composite_cpu.cpp), built whenever a
+* ``tubelets._C``: the C++/OpenMP CPU backend (csrc/composite_cpu.cpp, csrc/sample_cpu.cpp,
+  bound in csrc/cpu_module.cpp), built whenever a
   C++ compiler works. ``TUBELETS_SANITIZE=1`` builds it with AddressSanitizer and UBSan
   (run Python with ``LD_PRELOAD="$(gcc -print-file-name=libasan.so)
   $(gcc -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0``).
@@ -32,7 +33,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.errors import ExecError, OptionError
 from setuptools.modified import newer_group
 
-HEADERS = ["csrc/composite.h", "csrc/python_args.h"]
+HEADERS = ["csrc/composite.h", "csrc/sampler.h", "csrc/cpu_backend.h", "csrc/python_args.h"]
 STANDARD = "-std=c++17"
 HOST_FLAGS = ["-O3", "-fno-fast-math", "-ffp-contract=off", "-fvisibility=hidden"]
 # The CPU backend's loops vectorise only if the compiler may evaluate both sides of a
@@ -71,7 +72,7 @@ def cpu_extension() -> Extension:
     sanitize = SANITIZE_FLAGS if os.environ.get("TUBELETS_SANITIZE") == "1" else []
     return Extension(
         "tubelets._C",
-        sources=["csrc/composite_cpu.cpp"],
+        sources=["csrc/composite_cpu.cpp", "csrc/sample_cpu.cpp", "csrc/cpu_module.cpp"],
         depends=HEADERS,
         include_dirs=[pybind11.get_include()],
         extra_compile_args=[STANDARD, *HOST_FLAGS, *CPU_FLAGS, "-fopenmp", *sanitize],

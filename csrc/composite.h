@@ -7,7 +7,7 @@
 // --fmad=false for nvcc) and without fast math, both backends reproduce the
 // reference bit for bit.
 //
-// Layouts: the canvas is (P, B, C, T, H, W) and the source (B, C, T, Hs, Ws), both
+// Layouts: P outputs and inputs (B, C, T, H, W) and the source (B, C, T, Hs, Ws), all
 // with arbitrary strides given in elements; the tubelet parameters are contiguous.
 // All indices are 64-bit: B·C·T·H·W overflows 32 bits on real batches.
 #pragma once
@@ -36,22 +36,29 @@ struct BFloat16 {
   uint16_t bits;
 };
 
-// The pointers, sizes and strides of one paint call (see tubelets.reference.paint_).
+// Outputs one call paints (both clips of a pair need 2).
+constexpr int kMaxCopies = 4;
+
+// The pointers, sizes and strides of one paint call (see tubelets.reference.paint_):
+// out[p] = in[p] with the tubelets painted on, for each copy p. in[p] == out[p] (with
+// the same strides) paints in place.
 struct PaintArgs {
-  void* canvas;                 // (P, B, C, T, H, W), painted in place
-  int64_t canvas_size[6];
-  int64_t canvas_stride[6];     // in elements
-  const void* source;           // (B, C, T, Hs, Ws), must not overlap the canvas
+  int64_t size[5];                       // B, C, T, H, W of every input and output
+  int64_t copies;                        // P <= kMaxCopies
+  void* out[kMaxCopies];                 // each (B, C, T, H, W)
+  int64_t out_stride[kMaxCopies][5];     // in elements
+  const void* in[kMaxCopies];            // each (B, C, T, H, W); no overlap with out but in place
+  int64_t in_stride[kMaxCopies][5];
+  const void* source;                    // (B, C, Ts, Hs, Ws), no overlap with any out
   int64_t source_size[5];
-  int64_t source_stride[5];     // in elements
-  int64_t num_tubelets;         // M
-  const float* inv_affine;      // (B, M, T, 2, 3) output pixel -> patch coordinates
-  const float* opacity;         // (B, M, T)
-  const int32_t* boxes;         // (B, M, T, 4) inclusive (x0, y0, x1, y1)
-  const int32_t* src_box;       // (B, M, 4) inclusive crop in source pixels
-  const int32_t* src_frame;     // (B, M) in [0, T)
-  const int32_t* shape;         // (B, M) a Shape
-  const float* softness;        // (B, M) edge ramp width in patch units, 0 = hard
+  int64_t source_stride[5];              // in elements
+  int64_t num_tubelets;                  // M
+  const float* inv_affine;               // (B, M, T, 2, 3) output pixel -> patch coordinates
+  const float* opacity;                  // (B, M, T)
+  const int32_t* src_box;                // (B, M, 4) inclusive crop in source pixels
+  const int32_t* src_frame;              // (B, M), clamped to [0, Ts)
+  const int32_t* shape;                  // (B, M) a Shape
+  const float* softness;                 // (B, M) edge ramp width in patch units, 0 = hard
 };
 
 // Inclusive pixel box; empty when x1 < x0 or y1 < y0.
@@ -65,11 +72,20 @@ TUBELETS_HD bool contains(const Box& box, int64_t x, int64_t y) {
   return x >= box.x0 && y >= box.y0 && x <= box.x1 && y <= box.y1;
 }
 
-// True when there is nothing to paint: no pixels or no tubelets.
-TUBELETS_HD bool nothing_to_paint(const PaintArgs& args) {
+// The number of pixels of one output, B·C·T·H·W.
+TUBELETS_HD int64_t num_pixels(const PaintArgs& args) {
   int64_t pixels = 1;
-  for (int i = 0; i < 6; ++i) pixels *= args.canvas_size[i];
-  return pixels == 0 || args.num_tubelets == 0;
+  for (int i = 0; i < 5; ++i) pixels *= args.size[i];
+  return pixels;
+}
+
+// Whether copy p is painted where it is, without a copy first.
+TUBELETS_HD bool paints_in_place(const PaintArgs& args, int64_t p) {
+  if (args.in[p] != args.out[p]) return false;
+  for (int i = 0; i < 5; ++i) {
+    if (args.in_stride[p][i] != args.out_stride[p][i]) return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------
@@ -188,10 +204,25 @@ TUBELETS_HD float quantise<float>(float value) {
 // ---------------------------------------------------------------------------
 // One tubelet in one frame.
 
-// boxes[b, m, t]: the pixels the tubelet may touch in frame t of clip b.
+// The pixels tubelet m may touch in frame t of clip b, clipped to the frame: the box
+// around the patch square (the forward map of inv_affine), one pixel wider on each side,
+// as tubelets.params.frame_boxes computes it, in double. A singular map takes the frame.
 TUBELETS_HD Box frame_box(const PaintArgs& args, int64_t b, int64_t m, int64_t t) {
-  const int32_t* box = args.boxes + ((b * args.num_tubelets + m) * args.canvas_size[3] + t) * 4;
-  return Box{box[0], box[1], box[2], box[3]};
+  const float* map = args.inv_affine + ((b * args.num_tubelets + m) * args.size[2] + t) * 6;
+  const double a = map[0], bb = map[1], c = map[3], d = map[4];
+  const double det = a * d - bb * c;
+  const double f00 = d / det, f01 = -bb / det, f10 = -c / det, f11 = a / det;
+  const double centre_x = -(f00 * map[2] + f01 * map[5]), centre_y = -(f10 * map[2] + f11 * map[5]);
+  const double extent_x = fabs(f00) + fabs(f01), extent_y = fabs(f10) + fabs(f11);
+  const double last_x = double(args.size[4] - 1), last_y = double(args.size[3] - 1);
+  double x0 = floor(centre_x - extent_x) - 1, y0 = floor(centre_y - extent_y) - 1;
+  double x1 = ceil(centre_x + extent_x) + 1, y1 = ceil(centre_y + extent_y) + 1;
+  x0 = isfinite(x0) ? (x0 > 0 ? x0 : 0) : 0;
+  y0 = isfinite(y0) ? (y0 > 0 ? y0 : 0) : 0;
+  x1 = isfinite(x1) ? (x1 < last_x ? x1 : last_x) : last_x;
+  y1 = isfinite(y1) ? (y1 < last_y ? y1 : last_y) : last_y;
+  if (!(x0 <= x1 && y0 <= y1)) return Box{0, 0, -1, -1};  // off the frame
+  return Box{int64_t(x0), int64_t(y0), int64_t(x1), int64_t(y1)};
 }
 
 // The parameters of tubelet m in frame t of clip b, gathered once and reused for
@@ -204,7 +235,7 @@ struct Patch {
   float centre_x, centre_y;          // centre of the crop, source pixels
   float half_x, half_y;              // half size of the crop, source pixels
   int64_t x_lo, y_lo, x_hi, y_hi;    // the crop clamped to the source frame
-  int64_t frame;                     // source frame
+  int64_t frame;                     // source frame, clamped to the source
 };
 
 TUBELETS_HD int64_t clamp_index(int64_t index, int64_t last) {
@@ -213,7 +244,7 @@ TUBELETS_HD int64_t clamp_index(int64_t index, int64_t last) {
 
 TUBELETS_HD Patch load_patch(const PaintArgs& args, int64_t b, int64_t m, int64_t t) {
   const int64_t bm = b * args.num_tubelets + m;
-  const int64_t bmt = bm * args.canvas_size[3] + t;
+  const int64_t bmt = bm * args.size[2] + t;
   Patch patch;
   for (int i = 0; i < 6; ++i) patch.affine[i] = args.inv_affine[bmt * 6 + i];
   patch.opacity = args.opacity[bmt];
@@ -230,7 +261,7 @@ TUBELETS_HD Patch load_patch(const PaintArgs& args, int64_t b, int64_t m, int64_
   patch.y_lo = clamp_index(y0, last_y);
   patch.x_hi = clamp_index(x1, last_x);
   patch.y_hi = clamp_index(y1, last_y);
-  patch.frame = args.src_frame[bm];
+  patch.frame = clamp_index(args.src_frame[bm], args.source_size[2] - 1);
   return patch;
 }
 
@@ -310,7 +341,7 @@ TUBELETS_HD float bilinear(float v00, float v01, float v10, float v11, float fx,
   return top + fy * (bottom - top);
 }
 
-// A canvas value after painting `value` over it with coverage `alpha`: unchanged
+// An output value after painting `value` over it with coverage `alpha`: unchanged
 // where alpha <= 0. Computes every case and selects, so that the CPU backend's loop
 // over a row vectorises.
 template <typename scalar_t>
@@ -321,9 +352,9 @@ TUBELETS_HD scalar_t blend(scalar_t before, float value, float alpha) {
 }
 
 // Paints one tubelet into output pixel (x, y) of frame t of clip b, in all P
-// canvases. The caller has checked that the pixel lies in the tubelet's box.
-// The canvas itself carries the pixel from one tubelet to the next, quantised,
-// exactly as the reference stores it after every tubelet.
+// outputs, which already hold the pixel's value so far. The caller has checked that
+// the pixel lies in the tubelet's box. The output itself carries the pixel from one
+// tubelet to the next, quantised, exactly as the reference stores it after every tubelet.
 template <typename scalar_t>
 TUBELETS_HD void paint_pixel(const PaintArgs& args, const Patch& patch, int64_t b, int64_t t,
                              int64_t y, int64_t x) {
@@ -334,20 +365,18 @@ TUBELETS_HD void paint_pixel(const PaintArgs& args, const Patch& patch, int64_t 
   const SourcePoint<int64_t> at = source_point(patch, u);
 
   const int64_t* ss = args.source_stride;
-  const int64_t* cs = args.canvas_stride;
   const scalar_t* frame =
       static_cast<const scalar_t*>(args.source) + b * ss[0] + patch.frame * ss[2];
   const int64_t at00 = at.y0 * ss[3] + at.x0 * ss[4], at01 = at.y0 * ss[3] + at.x1 * ss[4];
   const int64_t at10 = at.y1 * ss[3] + at.x0 * ss[4], at11 = at.y1 * ss[3] + at.x1 * ss[4];
-  scalar_t* pixel = static_cast<scalar_t*>(args.canvas) + b * cs[1] + t * cs[3] + y * cs[4] +
-                    x * cs[5];
-  const int64_t copies = args.canvas_size[0], channels = args.canvas_size[2];
-  for (int64_t c = 0; c < channels; ++c) {
+  for (int64_t c = 0; c < args.size[1]; ++c) {
     const scalar_t* plane = frame + c * ss[1];
     const float value = bilinear(to_float(plane[at00]), to_float(plane[at01]),
                                  to_float(plane[at10]), to_float(plane[at11]), at.fx, at.fy);
-    for (int64_t p = 0; p < copies; ++p) {
-      scalar_t& out = pixel[p * cs[0] + c * cs[2]];
+    for (int64_t p = 0; p < args.copies; ++p) {
+      const int64_t* os = args.out_stride[p];
+      scalar_t& out = static_cast<scalar_t*>(args.out[p])[b * os[0] + c * os[1] + t * os[2] +
+                                                          y * os[3] + x * os[4]];
       out = blend(out, value, alpha);
     }
   }

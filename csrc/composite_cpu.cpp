@@ -1,6 +1,8 @@
-// CPU backend, the module tubelets._C: OpenMP over the B·T frames of the batch;
-// in each frame, tubelet by tubelet, row by row, the part of the row the patch may
-// cover, in runs of up to kRun pixels.
+// The CPU backend of tubelets._C: OpenMP over the B·T frames of the batch. Each
+// frame is copied from the inputs to the outputs (unless painted in place), then
+// painted tubelet by tubelet, row by row, over the part of the row the patch may
+// cover, in runs of up to kRun pixels: the frame is still in cache when it is painted,
+// so each output pixel goes to memory once.
 //
 // Painting a whole tubelet before the next keeps each pixel's order of
 // operations that of the reference (tubelets in index order, quantised after
@@ -10,19 +12,17 @@
 // math, so that the compiler vectorises every pass but the gathers from the source
 // (the fast path, see fast_path). The passes compute exactly the float32
 // expressions of paint_pixel, so the results are those of the reference bit for bit.
-#include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
+#include <sys/mman.h>
 
 #include <cmath>
 #include <cstdint>
-#include <string>
+#include <cstring>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "composite.h"
-#include "python_args.h"
-
-namespace py = pybind11;
+#include "cpu_backend.h"
 
 namespace tubelets {
 namespace {
@@ -101,27 +101,28 @@ constexpr int64_t kChannelGroup = 4;
 struct Layout {
   int64_t copies, channels;
   int64_t source_plane, source_row, source_column;  // source strides of C, Hs, Ws
-  int64_t canvas_copy, canvas_plane, canvas_column;  // canvas strides of P, C, W
+  int64_t out_plane[kMaxCopies], out_column[kMaxCopies];  // output strides of C, W
 };
 
-// The fast path: rows contiguous in the canvas and in the source (the usual layouts),
-// and a source below 2^24 pixels across, so that source indices are exact in float32
-// and fit int32. SSE2 vectorises int32 conversions, not int64 ones.
+// The fast path: rows contiguous in every output and in the source (the usual
+// layouts), and a source below 2^24 pixels across, so that source indices are exact in
+// float32 and fit int32. SSE2 vectorises int32 conversions, not int64 ones.
 bool fast_path(const PaintArgs& args) {
   const int64_t limit = int64_t(1) << 24;
-  return args.canvas_stride[5] == 1 && args.source_stride[4] == 1 &&
-         args.source_size[3] <= limit && args.source_size[4] <= limit;
+  bool rows = args.source_stride[4] == 1;
+  for (int64_t p = 0; p < args.copies; ++p) rows &= args.out_stride[p][4] == 1;
+  return rows && args.source_size[3] <= limit && args.source_size[4] <= limit;
 }
 
 // Paints the `count` (<= kRun) pixels from column x of one row with one tubelet.
 // `patch` and `row` come by value: a copy the compiler knows nothing else writes
 // lets it vectorise the first pass.
+// `rows[p]` points at column x, channel 0, of the row in output p.
 template <typename scalar_t, bool kFast>
 void paint_run(const Layout& layout, const Patch patch, const PatchRow row, int64_t x,
-               int64_t count, const scalar_t* source, scalar_t* canvas) {
+               int64_t count, const scalar_t* source, scalar_t* const* rows) {
   using index_t = typename std::conditional<kFast, int32_t, int64_t>::type;
   const int64_t source_column = kFast ? 1 : layout.source_column;
-  const int64_t canvas_column = kFast ? 1 : layout.canvas_column;
 
   // 1. Per pixel: alpha, and where it samples the source (always inside the crop, so
   //    every read below is in bounds, whatever alpha is).
@@ -181,35 +182,68 @@ void paint_run(const Layout& layout, const Patch patch, const PatchRow row, int6
       }
       // 4. Blend into each copy, along the row.
       for (int64_t p = 0; p < layout.copies; ++p) {
-        scalar_t* out = canvas + p * layout.canvas_copy + (group_start + g) * layout.canvas_plane;
+        scalar_t* out = rows[p] + (group_start + g) * layout.out_plane[p];
+        const int64_t column = kFast ? 1 : layout.out_column[p];
         if (opaque) {
-          for (index_t i = lo; i < hi; ++i) out[i * canvas_column] = quantise<scalar_t>(value[i]);
+          for (index_t i = lo; i < hi; ++i) out[i * column] = quantise<scalar_t>(value[i]);
         } else {
-          for (index_t i = lo; i < hi; ++i) {
-            out[i * canvas_column] = blend(out[i * canvas_column], value[i], alpha[i]);
-          }
+          for (index_t i = lo; i < hi; ++i) out[i * column] = blend(out[i * column], value[i], alpha[i]);
         }
       }
     }
   }
 }
 
+// Copies one H x W plane between strided layouts: whole planes or rows with memcpy
+// where they are contiguous.
+template <typename scalar_t>
+void copy_plane(scalar_t* out, const int64_t* out_stride, const scalar_t* in, const int64_t* in_stride,
+                int64_t height, int64_t width) {
+  const bool rows = out_stride[4] == 1 && in_stride[4] == 1;
+  if (rows && out_stride[3] == width && in_stride[3] == width) {
+    std::memcpy(out, in, sizeof(scalar_t) * height * width);
+    return;
+  }
+  for (int64_t y = 0; y < height; ++y) {
+    scalar_t* to = out + y * out_stride[3];
+    const scalar_t* from = in + y * in_stride[3];
+    if (rows) {
+      std::memcpy(to, from, sizeof(scalar_t) * width);
+    } else {
+      for (int64_t x = 0; x < width; ++x) to[x * out_stride[4]] = from[x * in_stride[4]];
+    }
+  }
+}
+
 template <typename scalar_t, bool kFast>
 void paint_frames(const PaintArgs& args, int num_threads) {
-  const int64_t batch = args.canvas_size[1], frames = args.canvas_size[3];
-  const int64_t height = args.canvas_size[4], width = args.canvas_size[5];
+  const int64_t batch = args.size[0], channels = args.size[1], frames = args.size[2];
+  const int64_t height = args.size[3], width = args.size[4];
   const int64_t* ss = args.source_stride;
-  const int64_t* cs = args.canvas_stride;
-  const Layout layout{args.canvas_size[0], args.canvas_size[2], ss[1], ss[3], ss[4],
-                      cs[0], cs[2], cs[5]};
+  Layout layout{args.copies, channels, ss[1], ss[3], ss[4], {}, {}};
+  bool in_place[kMaxCopies];
+  for (int64_t p = 0; p < args.copies; ++p) {
+    layout.out_plane[p] = args.out_stride[p][1];
+    layout.out_column[p] = args.out_stride[p][4];
+    in_place[p] = paints_in_place(args, p);
+  }
   // Boxes differ in size from frame to frame: hand frames out dynamically.
 #pragma omp parallel for schedule(dynamic) num_threads(num_threads)
   for (int64_t bt = 0; bt < batch * frames; ++bt) {
     const int64_t b = bt / frames, t = bt % frames;
+    scalar_t* frame[kMaxCopies];  // channel 0 of frame t of clip b in each output
+    for (int64_t p = 0; p < args.copies; ++p) {
+      const int64_t* os = args.out_stride[p];
+      frame[p] = static_cast<scalar_t*>(args.out[p]) + b * os[0] + t * os[2];
+      if (in_place[p]) continue;
+      const int64_t* is = args.in_stride[p];
+      const scalar_t* from = static_cast<const scalar_t*>(args.in[p]) + b * is[0] + t * is[2];
+      for (int64_t c = 0; c < channels; ++c) {
+        copy_plane(frame[p] + c * os[1], os, from + c * is[1], is, height, width);
+      }
+    }
     for (int64_t m = 0; m < args.num_tubelets; ++m) {
-      Box box = frame_box(args, b, m, t);
-      box = Box{box.x0 < 0 ? 0 : box.x0, box.y0 < 0 ? 0 : box.y0,
-                box.x1 < width ? box.x1 : width - 1, box.y1 < height ? box.y1 : height - 1};
+      const Box box = frame_box(args, b, m, t);
       if (is_empty(box)) continue;
       const Patch patch = load_patch(args, b, m, t);
       const scalar_t* source =
@@ -219,7 +253,8 @@ void paint_frames(const PaintArgs& args, int num_threads) {
       for (int64_t y = box.y0; y <= box.y1; ++y) {
         const Box next = y < box.y1 ? spans.row(y + 1) : Box{0, y + 1, -1, y + 1};
         const PatchRow row = patch_row(patch, y);
-        scalar_t* canvas = static_cast<scalar_t*>(args.canvas) + b * cs[1] + t * cs[3] + y * cs[4];
+        scalar_t* rows[kMaxCopies];
+        for (int64_t p = 0; p < args.copies; ++p) rows[p] = frame[p] + y * args.out_stride[p][3];
         // Stores that miss the cache fill the store queue and stall: ask for the next
         // row's lines (inside the box) early, with intent to write. Inline, not in a
         // helper: GCC deems a function of prefetches pure and drops its calls. Measured
@@ -227,9 +262,9 @@ void paint_frames(const PaintArgs& args, int num_threads) {
         // plane, where the prefetches cost ~1.5%, so not there.
         if (kFast && sizeof(scalar_t) > 1 && next.x0 <= next.x1) {
           constexpr int64_t kLine = 64 / sizeof(scalar_t);  // elements per cache line
-          for (int64_t p = 0; p < layout.copies; ++p) {
-            for (int64_t c = 0; c < layout.channels; ++c) {
-              const scalar_t* plane = canvas + cs[4] + p * cs[0] + c * cs[2];
+          for (int64_t p = 0; p < args.copies; ++p) {
+            for (int64_t c = 0; c < channels; ++c) {
+              const scalar_t* plane = rows[p] + args.out_stride[p][3] + c * layout.out_plane[p];
               for (int64_t x = next.x0; x < next.x1; x += kLine) __builtin_prefetch(plane + x, 1);
               __builtin_prefetch(plane + next.x1, 1);
             }
@@ -237,8 +272,9 @@ void paint_frames(const PaintArgs& args, int num_threads) {
         }
         for (int64_t x = span.x0; x <= span.x1; x += kRun) {
           const int64_t count = span.x1 - x + 1 < kRun ? span.x1 - x + 1 : kRun;
-          paint_run<scalar_t, kFast>(layout, patch, row, x, count, source,
-                                     canvas + x * layout.canvas_column);
+          scalar_t* at[kMaxCopies];
+          for (int64_t p = 0; p < args.copies; ++p) at[p] = rows[p] + x * layout.out_column[p];
+          paint_run<scalar_t, kFast>(layout, patch, row, x, count, source, at);
         }
         span = next;
       }
@@ -246,8 +282,10 @@ void paint_frames(const PaintArgs& args, int num_threads) {
   }
 }
 
+}  // namespace
+
 void paint_cpu(const PaintArgs& args, Dtype dtype, int num_threads) {
-  if (nothing_to_paint(args)) return;
+  if (num_pixels(args) == 0) return;
   const bool fast = fast_path(args);
   dispatch(dtype, [&](auto storage) {
     using scalar_t = decltype(storage);
@@ -257,6 +295,15 @@ void paint_cpu(const PaintArgs& args, Dtype dtype, int num_threads) {
       paint_frames<scalar_t, false>(args, num_threads);
     }
   });
+}
+
+void advise_huge_pages(uintptr_t data, int64_t bytes) {
+  // Only whole 2 MiB pages inside the buffer: madvise applies to whole pages, and the
+  // memory around the buffer belongs to someone else.
+  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
+  const uintptr_t first = (data + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t last = (data + uintptr_t(bytes)) & ~(kHuge - 1);
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
 }
 
 // Test hooks: the dtype conversions of composite.h over `count` values.
@@ -278,40 +325,4 @@ void widen_array(Dtype dtype, uintptr_t values, uintptr_t out, int64_t count) {
   });
 }
 
-}  // namespace
 }  // namespace tubelets
-
-PYBIND11_MODULE(_C, module) {
-  using namespace tubelets;
-  module.doc() = "tubelets CPU compositing backend (OpenMP); see tubelets.native.";
-  module.def(
-      "paint",
-      [](const std::string& dtype, uintptr_t canvas, const CanvasLayout& canvas_size,
-         const CanvasLayout& canvas_stride, uintptr_t source, const SourceLayout& source_size,
-         const SourceLayout& source_stride, int64_t num_tubelets, const ParamPointers& params,
-         int num_threads) {
-        paint_cpu(make_paint_args(canvas, canvas_size, canvas_stride, source, source_size,
-                                  source_stride, num_tubelets, params),
-                  parse_dtype(dtype), num_threads);
-      },
-      py::arg("dtype"), py::arg("canvas"), py::arg("canvas_size"), py::arg("canvas_stride"),
-      py::arg("source"), py::arg("source_size"), py::arg("source_stride"),
-      py::arg("num_tubelets"), py::arg("params"), py::arg("num_threads"),
-      py::call_guard<py::gil_scoped_release>(),
-      "Paints tubelets in place; the arguments are data pointers, sizes and strides "
-      "(elements) of the tensors of tubelets.reference.paint_.");
-  module.def(
-      "quantise",
-      [](const std::string& dtype, uintptr_t values, uintptr_t out, int64_t count) {
-        quantise_array(parse_dtype(dtype), values, out, count);
-      },
-      py::arg("dtype"), py::arg("values"), py::arg("out"), py::arg("count"),
-      "Test hook: float32 values -> dtype, as the kernels store a pixel.");
-  module.def(
-      "to_float",
-      [](const std::string& dtype, uintptr_t values, uintptr_t out, int64_t count) {
-        widen_array(parse_dtype(dtype), values, out, count);
-      },
-      py::arg("dtype"), py::arg("values"), py::arg("out"), py::arg("count"),
-      "Test hook: dtype values -> float32, as the kernels read a pixel.");
-}

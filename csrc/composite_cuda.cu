@@ -1,10 +1,10 @@
-// CUDA backend: one thread per output pixel, one launch for all P canvases.
+// CUDA backend: one thread per output pixel, one launch for all P outputs.
 //
-// The grid is (B·T frames) x (tiles across) x (tiles down). A block first
-// computes the union of the tubelets' boxes in its frame, from the same few
-// (cached, warp-uniform) loads in every thread, and leaves at once if its tile
-// misses it: the launch covers whole frames without a host round trip to find
-// the boxes, and only tiles under some tubelet do work.
+// The grid is (B·T frames) x (tiles across) x (tiles down) and covers whole frames:
+// each thread copies its pixel from every input to its output (unless painted in
+// place), then paints the tubelets whose box holds it. A block first computes the
+// union of the tubelets' boxes in its frame, from the same few (cached, warp-uniform)
+// loads in every thread; a tile that misses it only copies.
 #include <cuda_runtime.h>
 
 #include <climits>
@@ -35,19 +35,33 @@ __device__ Box union_box(const PaintArgs& args, int64_t b, int64_t t) {
 }
 
 template <typename scalar_t>
+__device__ void copy_pixel(const PaintArgs& args, int64_t b, int64_t t, int64_t y, int64_t x) {
+  for (int64_t p = 0; p < args.copies; ++p) {
+    if (paints_in_place(args, p)) continue;
+    const int64_t* os = args.out_stride[p];
+    const int64_t* is = args.in_stride[p];
+    scalar_t* out = static_cast<scalar_t*>(args.out[p]) + b * os[0] + t * os[2] + y * os[3] + x * os[4];
+    const scalar_t* in =
+        static_cast<const scalar_t*>(args.in[p]) + b * is[0] + t * is[2] + y * is[3] + x * is[4];
+    for (int64_t c = 0; c < args.size[1]; ++c) out[c * os[1]] = in[c * is[1]];
+  }
+}
+
+template <typename scalar_t>
 __global__ void __launch_bounds__(kTileWidth * kTileHeight, kMinBlocksPerSM)
     paint_kernel(const PaintArgs args) {
   // The host checked that B·T fits the grid's 32-bit x: divide in 32 bits.
-  const unsigned frames = unsigned(args.canvas_size[3]);
+  const unsigned frames = unsigned(args.size[2]);
   const int64_t b = blockIdx.x / frames, t = blockIdx.x % frames;
   const int64_t tile_x = int64_t(blockIdx.y) * kTileWidth;
   const int64_t tile_y = int64_t(blockIdx.z) * kTileHeight;
+  const int64_t x = tile_x + threadIdx.x, y = tile_y + threadIdx.y;
+  if (x >= args.size[4] || y >= args.size[3]) return;
+  copy_pixel<scalar_t>(args, b, t, y, x);
+
   const Box tile{tile_x, tile_y, tile_x + kTileWidth - 1, tile_y + kTileHeight - 1};
   const Box work = union_box(args, b, t);
   if (work.x1 < tile.x0 || work.y1 < tile.y0 || work.x0 > tile.x1 || work.y0 > tile.y1) return;
-
-  const int64_t x = tile_x + threadIdx.x, y = tile_y + threadIdx.y;
-  if (x >= args.canvas_size[5] || y >= args.canvas_size[4]) return;
   for (int64_t m = 0; m < args.num_tubelets; ++m) {
     if (!contains(frame_box(args, b, m, t), x, y)) continue;
     paint_pixel<scalar_t>(args, load_patch(args, b, m, t), b, t, y, x);
@@ -79,10 +93,10 @@ class DeviceGuard {
 }  // namespace
 
 void paint_cuda(const PaintArgs& args, Dtype dtype, int device, uintptr_t stream) {
-  if (nothing_to_paint(args)) return;
-  const int64_t frames = args.canvas_size[1] * args.canvas_size[3];
-  const int64_t tiles_x = (args.canvas_size[5] + kTileWidth - 1) / kTileWidth;
-  const int64_t tiles_y = (args.canvas_size[4] + kTileHeight - 1) / kTileHeight;
+  if (num_pixels(args) == 0) return;
+  const int64_t frames = args.size[0] * args.size[2];
+  const int64_t tiles_x = (args.size[4] + kTileWidth - 1) / kTileWidth;
+  const int64_t tiles_y = (args.size[3] + kTileHeight - 1) / kTileHeight;
   if (frames > INT_MAX || tiles_x > 65535 || tiles_y > 65535) {
     throw std::invalid_argument("tubelets CUDA backend: too many frames or too large frames");
   }

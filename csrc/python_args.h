@@ -7,15 +7,17 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "composite.h"
 
 namespace tubelets {
 
-using CanvasLayout = std::array<int64_t, 6>;  // sizes or strides of (P, B, C, T, H, W)
-using SourceLayout = std::array<int64_t, 5>;  // sizes or strides of (B, C, T, Hs, Ws)
-// Data pointers of inv_affine, opacity, boxes, src_box, src_frame, shape, softness.
-using ParamPointers = std::array<uintptr_t, 7>;
+using Layout5 = std::array<int64_t, 5>;                // sizes or strides of (B, C, T, H, W)
+using StridedVideo = std::pair<uintptr_t, Layout5>;    // data pointer, strides (elements)
+// Data pointers of inv_affine, opacity, src_box, src_frame, shape, softness.
+using ParamPointers = std::array<uintptr_t, 6>;
 
 inline Dtype parse_dtype(const std::string& name) {
   if (name == "uint8") return Dtype::kUInt8;
@@ -25,39 +27,46 @@ inline Dtype parse_dtype(const std::string& name) {
   throw std::invalid_argument("tubelets: unsupported dtype " + name);
 }
 
-inline PaintArgs make_paint_args(uintptr_t canvas, const CanvasLayout& canvas_size,
-                                 const CanvasLayout& canvas_stride, uintptr_t source,
-                                 const SourceLayout& source_size,
-                                 const SourceLayout& source_stride, int64_t num_tubelets,
-                                 const ParamPointers& params) {
-  if (source_size[0] != canvas_size[1] || source_size[1] != canvas_size[2]) {
-    throw std::invalid_argument("tubelets: source and canvas differ in batch or channels");
+inline PaintArgs make_paint_args(const Layout5& size, const std::vector<StridedVideo>& outs,
+                                 const std::vector<StridedVideo>& ins, uintptr_t source,
+                                 const Layout5& source_size, const Layout5& source_stride,
+                                 int64_t num_tubelets, const ParamPointers& params) {
+  if (outs.size() != ins.size() || outs.empty() || outs.size() > size_t(kMaxCopies)) {
+    throw std::invalid_argument("tubelets: give 1 to " + std::to_string(kMaxCopies) +
+                                " outputs and as many inputs");
+  }
+  if (source_size[0] != size[0] || source_size[1] != size[1]) {
+    throw std::invalid_argument("tubelets: source and outputs differ in batch or channels");
   }
   PaintArgs args;
-  args.canvas = reinterpret_cast<void*>(canvas);
-  args.source = reinterpret_cast<const void*>(source);
-  for (int i = 0; i < 6; ++i) {
-    args.canvas_size[i] = canvas_size[i];
-    args.canvas_stride[i] = canvas_stride[i];
-  }
+  args.copies = int64_t(outs.size());
   for (int i = 0; i < 5; ++i) {
+    args.size[i] = size[i];
     args.source_size[i] = source_size[i];
     args.source_stride[i] = source_stride[i];
   }
+  for (int64_t p = 0; p < args.copies; ++p) {
+    args.out[p] = reinterpret_cast<void*>(outs[p].first);
+    args.in[p] = reinterpret_cast<const void*>(ins[p].first);
+    for (int i = 0; i < 5; ++i) {
+      args.out_stride[p][i] = outs[p].second[i];
+      args.in_stride[p][i] = ins[p].second[i];
+    }
+  }
+  args.source = reinterpret_cast<const void*>(source);
   args.num_tubelets = num_tubelets;
   // Every pixel a tubelet paints reads the source, so an empty one is an error
   // (as in the reference) unless nothing is painted at all.
   const bool empty_source = source_size[2] == 0 || source_size[3] == 0 || source_size[4] == 0;
-  if (empty_source && !nothing_to_paint(args)) {
+  if (empty_source && num_tubelets > 0 && num_pixels(args) > 0) {
     throw std::invalid_argument("tubelets: the source has no pixels");
   }
   args.inv_affine = reinterpret_cast<const float*>(params[0]);
   args.opacity = reinterpret_cast<const float*>(params[1]);
-  args.boxes = reinterpret_cast<const int32_t*>(params[2]);
-  args.src_box = reinterpret_cast<const int32_t*>(params[3]);
-  args.src_frame = reinterpret_cast<const int32_t*>(params[4]);
-  args.shape = reinterpret_cast<const int32_t*>(params[5]);
-  args.softness = reinterpret_cast<const float*>(params[6]);
+  args.src_box = reinterpret_cast<const int32_t*>(params[2]);
+  args.src_frame = reinterpret_cast<const int32_t*>(params[3]);
+  args.shape = reinterpret_cast<const int32_t*>(params[4]);
+  args.softness = reinterpret_cast<const float*>(params[5]);
   return args;
 }
 

@@ -1,10 +1,12 @@
-"""Triton compositor: paints tubelets into a canvas in place, like :func:`tubelets.reference.paint_`.
+"""Triton compositor: ``outs[p] = ins[p]`` with tubelets painted on, like :func:`tubelets.reference.paint_`.
 
-One program owns one ``BLOCK_H × BLOCK_W`` tile of one frame ``(b, t)``, for every copy
-``p`` and channel ``c`` of the canvas, so no pixel is written by two programs. The grid
-covers whole frames; a program whose tile misses every tubelet box of its frame returns
-before touching memory, so the host never reads the boxes to size the grid. Only pixels
-that some tubelet shows on (alpha > 0) are written back; the others keep their bits.
+One program owns one ``BLOCK_H × BLOCK_W`` tile of one frame ``(b, t)``, for one or two
+copies (both clips of a pair) and every channel, so no pixel is written by two programs
+and each output pixel is written once. The grid covers whole frames: a program reads its
+tile of the inputs, paints the tubelets whose box (computed here from the map, as
+:func:`tubelets.params.frame_boxes` does) meets it, and writes the tile, so the host never
+reads the parameters. Pixels no tubelet shows on (alpha > 0) keep their bits; painting in
+place, only painted pixels are written.
 
 The per-pixel math is the reference's, in float32 and in the same order; launch with
 ``enable_fp_fusion=False`` so that no multiply-add is contracted, and with ``div_rn`` and
@@ -76,28 +78,67 @@ def _source_axis(u, first, last, size):
 
 
 @triton.jit
+def _frame_box(inv_affine_ptr, H, W):
+    """``(x0, y0, x1, y1)`` int32 box of one patch clipped to the frame, in float64 like
+    :func:`tubelets.params.frame_boxes`; empty (``x1 < x0``) off the frame."""
+    a = tl.load(inv_affine_ptr + 0).to(tl.float64)
+    b = tl.load(inv_affine_ptr + 1).to(tl.float64)
+    c = tl.load(inv_affine_ptr + 2).to(tl.float64)
+    d = tl.load(inv_affine_ptr + 3).to(tl.float64)
+    e = tl.load(inv_affine_ptr + 4).to(tl.float64)
+    f = tl.load(inv_affine_ptr + 5).to(tl.float64)
+    det = a * e - b * d
+    f00, f01, f10, f11 = e / det, -b / det, -d / det, a / det
+    centre_x = -(f00 * c + f01 * f)
+    centre_y = -(f10 * c + f11 * f)
+    extent_x = tl.abs(f00) + tl.abs(f01)
+    extent_y = tl.abs(f10) + tl.abs(f11)
+    last_x = (W - 1).to(tl.float64)
+    last_y = (H - 1).to(tl.float64)
+    x0 = tl.floor(centre_x - extent_x) - 1
+    y0 = tl.floor(centre_y - extent_y) - 1
+    x1 = tl.ceil(centre_x + extent_x) + 1
+    y1 = tl.ceil(centre_y + extent_y) + 1
+    # A singular map (non-finite box) takes the whole frame, as in the reference.
+    x0 = tl.where(tl.abs(x0) < float("inf"), tl.maximum(x0, 0.0), 0.0)
+    y0 = tl.where(tl.abs(y0) < float("inf"), tl.maximum(y0, 0.0), 0.0)
+    x1 = tl.where(tl.abs(x1) < float("inf"), tl.minimum(x1, last_x), last_x)
+    y1 = tl.where(tl.abs(y1) < float("inf"), tl.minimum(y1, last_y), last_y)
+    empty = ~((x0 <= x1) & (y0 <= y1))
+    x0 = tl.where(empty, 0.0, x0)
+    y0 = tl.where(empty, 0.0, y0)
+    x1 = tl.where(empty, -1.0, x1)
+    y1 = tl.where(empty, -1.0, y1)
+    return x0.to(tl.int32), y0.to(tl.int32), x1.to(tl.int32), y1.to(tl.int32)
+
+
+@triton.jit
 def paint_kernel(
-    canvas_ptr,  # (P, B, C, T, H, W) pixels, read and written in place
-    source_ptr,  # (B, C, T, Hs, Ws) pixels of the same dtype, read only
+    out0_ptr, in0_ptr,  # copy 0: output and input (B, C, T, H, W); the same for in place
+    out1_ptr, in1_ptr,  # copy 1 (read only when COPIES == 2)
+    source_ptr,  # (B, C, Ts, Hs, Ws) pixels of the same dtype, read only
     inv_affine_ptr,  # (B, M, T, 2, 3) float32, contiguous: output pixel → patch coordinates
     opacity_ptr,  # (B, M, T) float32, contiguous
-    boxes_ptr,  # (B, M, T, 4) int32, contiguous: inclusive (x0, y0, x1, y1) per frame
     src_box_ptr,  # (B, M, 4) int32, contiguous: inclusive crop (x0, y0, x1, y1) in the source
     src_frame_ptr,  # (B, M) int32, contiguous: source frame of each tubelet
     shape_ptr,  # (B, M) int32, contiguous: 0 rectangle, 1 ellipse, 2 rhombus
     softness_ptr,  # (B, M) float32, contiguous: edge ramp width in patch units, 0 = hard
-    P, C, T, H, W,  # canvas sizes (B is implied by the grid)
-    Hs, Ws,  # source frame height and width
+    C, T, H, W,  # video sizes (B is implied by the grid)
+    Ts, Hs, Ws,  # source frames, height and width
     M,  # tubelets per clip
-    canvas_sp, canvas_sb, canvas_sc, canvas_st, canvas_sh, canvas_sw,  # canvas strides, elements
-    source_sb, source_sc, source_st, source_sh, source_sw,  # source strides, elements
-    P_BLOCK: tl.constexpr,  # next power of two ≥ P
+    out0_sb, out0_sc, out0_st, out0_sh, out0_sw,  # strides in elements, likewise below
+    in0_sb, in0_sc, in0_st, in0_sh, in0_sw,
+    out1_sb, out1_sc, out1_st, out1_sh, out1_sw,
+    in1_sb, in1_sc, in1_st, in1_sh, in1_sw,
+    source_sb, source_sc, source_st, source_sh, source_sw,
+    COPIES: tl.constexpr,  # 1 or 2
+    IN_PLACE: tl.constexpr,  # outputs are their inputs: write painted pixels only
     C_BLOCK: tl.constexpr,  # next power of two ≥ C
     BLOCK_H: tl.constexpr,  # tile height, pixels (power of two)
     BLOCK_W: tl.constexpr,  # tile width, pixels (power of two)
 ):
     """Grid: (B·T·⌈H/BLOCK_H⌉·⌈W/BLOCK_W⌉,) programs, one per tile of each frame."""
-    dtype: tl.constexpr = canvas_ptr.dtype.element_ty
+    dtype: tl.constexpr = out0_ptr.dtype.element_ty
     # Program id → (b, t, tile). Indices are int32; memory offsets are int64, since
     # B·C·T·H·W can exceed 2³¹, so b and t, which multiply strides, are int64.
     pid = tl.program_id(0)
@@ -107,56 +148,37 @@ def paint_kernel(
     b, t = (frame // T).to(tl.int64), (frame % T).to(tl.int64)
     tile_x0 = (pid % tiles) % tiles_w * BLOCK_W
     tile_y0 = (pid % tiles) // tiles_w * BLOCK_H
-    tile_x1 = tl.minimum(tile_x0 + BLOCK_W, W) - 1
-    tile_y1 = tl.minimum(tile_y0 + BLOCK_H, H) - 1
 
-    # Bounding box of the parts of this frame's tubelet boxes that fall in the tile.
-    lo_x, lo_y, hi_x, hi_y = tile_x1 + 1, tile_y1 + 1, tile_x0 - 1, tile_y0 - 1
-    for m in range(M):
-        box = boxes_ptr + ((b * M + m) * T + t) * 4
-        x0 = tl.maximum(tl.load(box + 0), tile_x0)
-        y0 = tl.maximum(tl.load(box + 1), tile_y0)
-        x1 = tl.minimum(tl.load(box + 2), tile_x1)
-        y1 = tl.minimum(tl.load(box + 3), tile_y1)
-        hit = (x0 <= x1) & (y0 <= y1)
-        lo_x = tl.where(hit, tl.minimum(lo_x, x0), lo_x)
-        lo_y = tl.where(hit, tl.minimum(lo_y, y0), lo_y)
-        hi_x = tl.where(hit, tl.maximum(hi_x, x1), hi_x)
-        hi_y = tl.where(hit, tl.maximum(hi_y, y1), hi_y)
-    if (lo_x > hi_x) | (lo_y > hi_y):
-        return
-
-    # The tile's pixels as one flat block; only those inside the union box are touched.
     offs = tl.arange(0, BLOCK_H * BLOCK_W)
     x = tile_x0 + offs % BLOCK_W
     y = tile_y0 + offs // BLOCK_W
-    in_union = (x >= lo_x) & (x <= hi_x) & (y >= lo_y) & (y <= hi_y)
+    in_frame = (x < W) & (y < H)
     xf, yf = x.to(tl.float32), y.to(tl.float32)
+    c = tl.arange(0, C_BLOCK).to(tl.int64)[:, None]  # (C_BLOCK, 1)
+    mask = (c < C) & in_frame[None, :]
+    xl, yl = x.to(tl.int64)[None, :], y.to(tl.int64)[None, :]
 
-    # The canvas block (P_BLOCK, C_BLOCK, pixels) is loaded once and kept in float32.
-    p = tl.arange(0, P_BLOCK).to(tl.int64)[:, None, None]
-    c = tl.arange(0, C_BLOCK).to(tl.int64)[None, :, None]
-    pixel = (y.to(tl.int64) * canvas_sh + x.to(tl.int64) * canvas_sw)[None, None, :]
-    canvas_ptrs = canvas_ptr + b * canvas_sb + t * canvas_st + p * canvas_sp + c * canvas_sc + pixel
-    canvas_mask = (p < P) & (c < C) & in_union[None, None, :]
-    out = tl.load(canvas_ptrs, mask=canvas_mask, other=0).to(tl.float32)
-    # Pixels no tubelet shows on are not written back, so they keep their bits (NaN payloads).
-    painted = offs < 0
+    # Each copy's tile (C_BLOCK, pixels): original values, and float32 values being painted.
+    out0_ptrs = out0_ptr + b * out0_sb + t * out0_st + c * out0_sc + yl * out0_sh + xl * out0_sw
+    original0 = tl.load(in0_ptr + b * in0_sb + t * in0_st + c * in0_sc + yl * in0_sh + xl * in0_sw, mask=mask)
+    value0 = original0.to(tl.float32)
+    if COPIES == 2:
+        out1_ptrs = out1_ptr + b * out1_sb + t * out1_st + c * out1_sc + yl * out1_sh + xl * out1_sw
+        original1 = tl.load(in1_ptr + b * in1_sb + t * in1_st + c * in1_sc + yl * in1_sh + xl * in1_sw, mask=mask)
+        value1 = original1.to(tl.float32)
+    painted = offs < 0  # pixels some tubelet shows on
 
-    channel = c.reshape(C_BLOCK, 1)  # (C_BLOCK, 1) for the source block (C_BLOCK, pixels)
     for m in range(M):
         bm = b * M + m
-        box = boxes_ptr + (bm * T + t) * 4
-        x0, y0 = tl.load(box + 0), tl.load(box + 1)
-        x1, y1 = tl.load(box + 2), tl.load(box + 3)
-        # Tubelets whose box misses the tile cost four scalar loads.
-        if (tl.maximum(x0, tile_x0) <= tl.minimum(x1, tile_x1)) & (
-            tl.maximum(y0, tile_y0) <= tl.minimum(y1, tile_y1)
+        affine = inv_affine_ptr + (bm * T + t) * 6
+        x0, y0, x1, y1 = _frame_box(affine, H, W)
+        # Tubelets whose box misses the tile cost the box.
+        if (tl.maximum(x0, tile_x0) <= tl.minimum(x1, tile_x0 + BLOCK_W - 1)) & (
+            tl.maximum(y0, tile_y0) <= tl.minimum(y1, tile_y0 + BLOCK_H - 1)
         ):
-            affine = inv_affine_ptr + (bm * T + t) * 6
             ux = (tl.load(affine + 0) * xf + tl.load(affine + 1) * yf) + tl.load(affine + 2)
             uy = (tl.load(affine + 3) * xf + tl.load(affine + 4) * yf) + tl.load(affine + 5)
-            inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1) & in_union
+            inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1) & in_frame
             inside &= tl.maximum(tl.abs(ux), tl.abs(uy)) <= 1
             shape_alpha = _shape_alpha(ux, uy, tl.load(shape_ptr + bm), tl.load(softness_ptr + bm))
             alpha = tl.where(inside, tl.load(opacity_ptr + bm * T + t) * shape_alpha, 0.0)
@@ -166,58 +188,71 @@ def paint_kernel(
             crop = src_box_ptr + bm * 4
             sx0, sx1, fx = _source_axis(ux, tl.load(crop + 0), tl.load(crop + 2), Ws)
             sy0, sy1, fy = _source_axis(uy, tl.load(crop + 1), tl.load(crop + 3), Hs)
-            frame_ptr = source_ptr + b * source_sb + tl.load(src_frame_ptr + bm).to(tl.int64) * source_st
-            row0 = frame_ptr + channel * source_sc + (sy0.to(tl.int64) * source_sh)[None, :]
-            row1 = frame_ptr + channel * source_sc + (sy1.to(tl.int64) * source_sh)[None, :]
+            src_frame = tl.minimum(tl.maximum(tl.load(src_frame_ptr + bm), 0), Ts - 1).to(tl.int64)
+            frame_ptr = source_ptr + b * source_sb + src_frame * source_st + c * source_sc
+            row0 = frame_ptr + (sy0.to(tl.int64) * source_sh)[None, :]
+            row1 = frame_ptr + (sy1.to(tl.int64) * source_sh)[None, :]
             col0 = (sx0.to(tl.int64) * source_sw)[None, :]
             col1 = (sx1.to(tl.int64) * source_sw)[None, :]
-            taps = (channel < C) & ~keep[None, :]  # sample only where the tubelet shows
+            taps = (c < C) & ~keep[None, :]  # sample only where the tubelet shows
             v00 = tl.load(row0 + col0, mask=taps, other=0).to(tl.float32)
             v01 = tl.load(row0 + col1, mask=taps, other=0).to(tl.float32)
             v10 = tl.load(row1 + col0, mask=taps, other=0).to(tl.float32)
             v11 = tl.load(row1 + col1, mask=taps, other=0).to(tl.float32)
             top = v00 + fx[None, :] * (v01 - v00)
             bottom = v10 + fx[None, :] * (v11 - v10)
-            value = (top + fy[None, :] * (bottom - top))[None, :, :]
+            value = top + fy[None, :] * (bottom - top)
 
-            a = alpha[None, None, :]
-            blended = tl.where(a >= 1, value, out * (1 - a) + value * a)
-            out = tl.where(keep[None, None, :], out, _quantise(blended, dtype))
+            a = alpha[None, :]
+            keep2 = keep[None, :]
+            value0 = tl.where(keep2, value0, _quantise(tl.where(a >= 1, value, value0 * (1 - a) + value * a), dtype))
+            if COPIES == 2:
+                value1 = tl.where(keep2, value1, _quantise(tl.where(a >= 1, value, value1 * (1 - a) + value * a), dtype))
 
-    tl.store(canvas_ptrs, out.to(dtype), mask=canvas_mask & painted[None, None, :])
+    keep_all = ~painted[None, :]
+    store = mask & painted[None, :] if IN_PLACE else mask
+    tl.store(out0_ptrs, tl.where(keep_all, original0, value0.to(dtype)), mask=store)
+    if COPIES == 2:
+        tl.store(out1_ptrs, tl.where(keep_all, original1, value1.to(dtype)), mask=store)
 
 
 def paint_(
-    canvas: torch.Tensor,
+    outs: list[torch.Tensor],
+    ins: list[torch.Tensor],
     source: torch.Tensor,
     inv_affine: torch.Tensor,
     opacity: torch.Tensor,
-    boxes: torch.Tensor,
     src_box: torch.Tensor,
     src_frame: torch.Tensor,
     shape: torch.Tensor,
     softness: torch.Tensor,
 ) -> None:
-    """Launch :func:`paint_kernel`; arguments as :func:`tubelets.reference.paint_`.
+    """Launch :func:`paint_kernel`, one launch per two copies; arguments as
+    :func:`tubelets.reference.paint_`.
 
     The caller has checked them: parameter tensors contiguous, of the documented dtypes and
-    on the canvas's device; ``canvas`` and ``source`` of one dtype, any strides.
+    on the source's device; outputs, inputs and source of one dtype, any strides.
     """
-    copies, batch, channels, frames, height, width = canvas.shape
-    if canvas.numel() == 0 or inv_affine.shape[1] == 0:
+    batch, channels, frames, height, width = outs[0].shape
+    if outs[0].numel() == 0:
         return
+    in_place = all(o.data_ptr() == i.data_ptr() and o.stride() == i.stride() for o, i in zip(outs, ins))
     tiles = triton.cdiv(height, BLOCK_H) * triton.cdiv(width, BLOCK_W)
     # Triton launches on the current CUDA device; -1 (CPU tensors, interpreter) is a no-op.
-    with torch.cuda.device(canvas.device.index if canvas.is_cuda else -1):
-        paint_kernel[(batch * frames * tiles,)](
-            canvas, source, inv_affine, opacity, boxes, src_box, src_frame, shape, softness,
-            copies, channels, frames, height, width,
-            source.shape[-2], source.shape[-1], inv_affine.shape[1],
-            *canvas.stride(), *source.stride(),
-            P_BLOCK=triton.next_power_of_2(copies),
-            C_BLOCK=triton.next_power_of_2(channels),
-            BLOCK_H=BLOCK_H,
-            BLOCK_W=BLOCK_W,
-            num_warps=NUM_WARPS,
-            enable_fp_fusion=False,
-        )
+    with torch.cuda.device(source.device.index if source.is_cuda else -1):
+        for first in range(0, len(outs), 2):
+            pair = list(zip(outs, ins))[first : first + 2]
+            copies = len(pair)
+            (out0, in0), (out1, in1) = pair[0], pair[-1]
+            paint_kernel[(batch * frames * tiles,)](
+                out0, in0, out1, in1, source, inv_affine, opacity, src_box, src_frame, shape, softness,
+                channels, frames, height, width, *source.shape[2:], inv_affine.shape[1],
+                *out0.stride(), *in0.stride(), *out1.stride(), *in1.stride(), *source.stride(),
+                COPIES=copies,
+                IN_PLACE=in_place,
+                C_BLOCK=triton.next_power_of_2(channels),
+                BLOCK_H=BLOCK_H,
+                BLOCK_W=BLOCK_W,
+                num_warps=NUM_WARPS,
+                enable_fp_fusion=False,
+            )  # fmt: skip

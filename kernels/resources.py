@@ -20,12 +20,13 @@ from . import composite
 
 POINTER_TYPES = {torch.uint8: "*u8", torch.float16: "*fp16", torch.bfloat16: "*bf16", torch.float32: "*fp32"}
 ARCHS = (80, 90)  # A100, H100; Triton compiles 90 as sm_90a
-COPIES = (1, 2)  # one clip, or both clips of a positive pair (P_BLOCK 1 and 2)
+COPIES = (1, 2)  # one clip, or both clips of a positive pair
 
 _PARAMETER_TYPES = {
-    "inv_affine_ptr": "*fp32", "opacity_ptr": "*fp32", "boxes_ptr": "*i32", "src_box_ptr": "*i32",
+    "inv_affine_ptr": "*fp32", "opacity_ptr": "*fp32", "src_box_ptr": "*i32",
     "src_frame_ptr": "*i32", "shape_ptr": "*i32", "softness_ptr": "*fp32",
 }
+_VIDEO_POINTERS = ("out0_ptr", "in0_ptr", "out1_ptr", "in1_ptr", "source_ptr")
 _USAGE = re.compile(r"REG:(\d+) STACK:(\d+) SHARED:(\d+) LOCAL:(\d+)")
 
 
@@ -33,16 +34,17 @@ def compile_paint_kernel(dtype: torch.dtype, arch: int, copies: int = 1, channel
     """``triton.compile`` of :func:`composite.paint_kernel` for ``sm_{arch}``.
 
     Specialised as the JIT specialises a typical launch: 16-byte aligned pointers, 32-bit
-    sizes and strides, unit stride along rows (``canvas_sw = source_sw = 1``).
+    sizes and strides, unit stride along rows, out of place.
     """
     kernel = composite.paint_kernel
     if not isinstance(kernel, triton.runtime.JITFunction):
         raise RuntimeError("the kernel is interpreted; unset TRITON_INTERPRET to compile it")
     constants = {
-        "P_BLOCK": triton.next_power_of_2(copies), "C_BLOCK": triton.next_power_of_2(channels),
-        "BLOCK_H": composite.BLOCK_H, "BLOCK_W": composite.BLOCK_W, "canvas_sw": 1, "source_sw": 1,
+        "COPIES": copies, "IN_PLACE": False, "C_BLOCK": triton.next_power_of_2(channels),
+        "BLOCK_H": composite.BLOCK_H, "BLOCK_W": composite.BLOCK_W,
+        **{f"{video}_sw": 1 for video in ("out0", "in0", "out1", "in1", "source")},
     }
-    pointers = {"canvas_ptr": POINTER_TYPES[dtype], "source_ptr": POINTER_TYPES[dtype], **_PARAMETER_TYPES}
+    pointers = {**{name: POINTER_TYPES[dtype] for name in _VIDEO_POINTERS}, **_PARAMETER_TYPES}
     signature = {
         name: "constexpr" if name in constants else pointers.get(name, "i32") for name in kernel.arg_names
     }

@@ -27,6 +27,12 @@ def hand_tubelets(src_box, centers, *, angles=None, scales=None, shears=None, sh
     )
 
 
+def paint_canvas(paint, canvas: torch.Tensor, source: torch.Tensor, *params, into: torch.Tensor | None = None) -> None:
+    """Call a backend's ``paint_`` on the ``P`` copies of ``canvas`` ``(P, B, C, T, H, W)``:
+    in place, or out of place from ``canvas`` into ``into`` (same shape)."""
+    paint(list(canvas if into is None else into), list(canvas), source, *params)
+
+
 def cpu_backends() -> list[str]:
     """Backends that paint CPU tensors here (the reference always)."""
     return [b for b in ("torch", "cpu") if ops.unavailable(b, torch.device("cpu")) is None]

@@ -14,21 +14,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tubelets import native, reference
-from tubelets.params import compile_inv_affine, frame_boxes
+from helpers import paint_canvas
+from tubelets.params import compile_inv_affine
 
 pytestmark = pytest.mark.skipif(native._C is None, reason=f"{native.CPU_UNAVAILABLE}")
 
 DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32)
 LAYOUTS = ("contiguous", "frames_major", "channels_last", "sliced")
 def stored_as(values: torch.Tensor, layout: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(tensor, buffer)``: ``values`` ``(..., C, T, H, W)`` in ``layout``, and the memory
-    holding it (the tensor itself, or for ``sliced`` the larger buffer it is a window of)."""
+    """``(tensor, buffer)``: a copy of ``values`` ``(..., C, T, H, W)`` in ``layout``, and the
+    memory holding it (the tensor itself, or for ``sliced`` the larger buffer it is a window of).
+    Always a copy (``.contiguous()`` would return a view where sizes of 1 make it contiguous)."""
     if layout == "contiguous":
         tensor = values.clone()
     elif layout == "frames_major":  # stored (..., T, C, H, W), e.g. from a video decoder
-        tensor = values.transpose(-4, -3).contiguous().transpose(-4, -3)
+        tensor = values.transpose(-4, -3).clone(memory_format=torch.contiguous_format).transpose(-4, -3)
     elif layout == "channels_last":  # stored (..., T, H, W, C): torch.channels_last_3d
-        tensor = values.movedim(-4, -1).contiguous().movedim(-1, -4)
+        tensor = values.movedim(-4, -1).clone(memory_format=torch.contiguous_format).movedim(-1, -4)
     else:  # every 2nd row and 3rd column of a larger, offset buffer
         height, width = values.shape[-2:]
         shape = (*values.shape[:-2], 2 * height + 3, 3 * width + 2)
@@ -46,7 +48,7 @@ def random_values(generator: torch.Generator, shape, dtype: torch.dtype) -> torc
 
 
 def random_params(generator, batch, count, frames, height, width, source_size, *, extreme=False):
-    """Valid ``(inv_affine, opacity, boxes, src_box, src_frame, shape, softness)``.
+    """Valid ``(inv_affine, opacity, src_box, src_frame, shape, softness)``.
 
     ``extreme`` draws scales of 0.01 to 100, turns of ±720°, shears of ±10 and centres far
     off the frame, mixed with ordinary values.
@@ -86,7 +88,6 @@ def random_params(generator, batch, count, frames, height, width, source_size, *
     return (
         inv_affine,
         opacity,
-        frame_boxes(inv_affine, height, width),
         src_box,
         torch.randint(0, frames, (batch, count), generator=generator, dtype=torch.int32),
         torch.randint(0, 3, (batch, count), generator=generator, dtype=torch.int32),
@@ -104,14 +105,23 @@ def check_against_oracle(sizes, source_size, dtype, canvas_layout="contiguous",
     params = random_params(generator, batch, count, frames, height, width, source_size,
                            extreme=extreme)
     source, _ = stored_as(source, source_layout)
-    source_before = source.clone()
+    source_before, canvas_before = source.clone(), canvas.clone()
     expected, expected_buffer = stored_as(canvas, canvas_layout)
     actual, actual_buffer = stored_as(canvas, canvas_layout)
-    reference.paint_(expected, source, *params)
-    native.paint_cpu_(actual, source, *params)
+    paint_canvas(reference.paint_, expected, source, *params)
+    paint_canvas(native.paint_cpu_, actual, source, *params)
     assert torch.equal(actual_buffer, expected_buffer), (
         f"max difference {(actual_buffer.double() - expected_buffer.double()).abs().max()}"
     )
+    # Out of place, each output pixel written once from the input: the same pixels,
+    # whatever the outputs' layout; the inputs untouched.
+    inputs, _ = stored_as(canvas_before.clone(), canvas_layout)
+    for layout in ("contiguous", "channels_last"):
+        for paint in (reference.paint_, native.paint_cpu_):
+            fresh, _ = stored_as(torch.zeros_like(canvas), layout)
+            paint_canvas(paint, inputs, source, *params, into=fresh)
+            assert torch.equal(fresh, expected), (paint.__module__, layout)
+    assert torch.equal(inputs, canvas_before)
     assert torch.equal(source, source_before)
     return actual
 
@@ -168,7 +178,6 @@ def one_tubelet(height, width, centre, scale, angle, shear, *, shape=0, softness
     return (
         inv_affine,
         torch.full((1, 1, 1), 0.75),
-        frame_boxes(inv_affine, height, width),
         src_box,
         torch.zeros(1, 1, dtype=torch.int32),
         torch.full((1, 1), shape, dtype=torch.int32),
@@ -200,8 +209,8 @@ def test_extreme_transforms(centre, scale, angle, shear, shape, softness, dtype)
     source = random_values(generator, (1, 3, 1, 20, 20), dtype)
     params = one_tubelet(30, 41, centre, scale, angle, shear, shape=shape, softness=softness)
     expected, actual = canvas.clone(), canvas.clone()
-    reference.paint_(expected, source, *params)
-    native.paint_cpu_(actual, source, *params)
+    paint_canvas(reference.paint_, expected, source, *params)
+    paint_canvas(native.paint_cpu_, actual, source, *params)
     assert torch.equal(actual, expected)
 
 
@@ -210,7 +219,7 @@ def test_tubelets_off_the_frame_change_nothing():
     painted = canvas.clone()
     for centre in [(-40.0, 15.0), (20.0, 500.0), (1e6, -1e6)]:
         params = one_tubelet(30, 41, centre, (1.0, 1.0), 30.0, (0.0, 0.0))
-        native.paint_cpu_(painted, torch.rand(1, 3, 1, 20, 20), *params)
+        paint_canvas(native.paint_cpu_, painted, torch.rand(1, 3, 1, 20, 20), *params)
     assert torch.equal(painted, canvas)
 
 
@@ -220,7 +229,7 @@ def test_degenerate_maps_paint_nothing():
     assert not torch.isfinite(params[0]).all()
     canvas = torch.rand(1, 1, 3, 1, 30, 41)
     painted = canvas.clone()
-    native.paint_cpu_(painted, torch.rand(1, 3, 1, 20, 20), *params)
+    paint_canvas(native.paint_cpu_, painted, torch.rand(1, 3, 1, 20, 20), *params)
     assert torch.equal(painted, canvas)
 
 
@@ -231,11 +240,11 @@ def test_soft_ellipses_match_bit_for_bit():
     canvas = random_values(generator, (2, 3, 3, 4, 37, 41), torch.float32)
     source = random_values(generator, (3, 3, 4, 37, 41), torch.float32)
     params = list(random_params(generator, 3, 4, 4, 37, 41, (37, 41)))
-    params[5] = torch.ones_like(params[5])  # every tubelet an ellipse
-    params[6] = 0.1 + params[6]
+    params[4] = torch.ones_like(params[4])  # every tubelet an ellipse
+    params[5] = 0.1 + params[5]
     expected, actual = canvas.clone(), canvas.clone()
-    reference.paint_(expected, source, *params)
-    native.paint_cpu_(actual, source, *params)
+    paint_canvas(reference.paint_, expected, source, *params)
+    paint_canvas(native.paint_cpu_, actual, source, *params)
     assert torch.equal(actual, expected)
 
 
@@ -250,7 +259,7 @@ def test_thread_count_does_not_change_the_result():
         for count in (1, max(2, threads)):
             torch.set_num_threads(count)
             painted = canvas.clone()
-            native.paint_cpu_(painted, source, *params)
+            paint_canvas(native.paint_cpu_, painted, source, *params)
             results.append(painted)
     finally:
         torch.set_num_threads(threads)
@@ -260,7 +269,7 @@ def test_thread_count_does_not_change_the_result():
 @pytest.mark.parametrize(
     "canvas_shape, count",
     [
-        ((0, 1, 3, 2, 5, 5), 1),
+        ((1, 0, 3, 2, 5, 5), 1),
         ((1, 0, 3, 2, 5, 5), 0),
         ((1, 1, 3, 2, 0, 5), 1),
         ((1, 1, 3, 2, 5, 5), 0),
@@ -271,7 +280,7 @@ def test_empty_inputs_return_early(canvas_shape, count):
     generator = torch.Generator().manual_seed(5)
     params = random_params(generator, batch, count, frames, max(height, 1), width, (4, 4))
     canvas = torch.zeros(canvas_shape)
-    native.paint_cpu_(canvas, torch.rand(batch, channels, frames, 4, 4), *params)
+    paint_canvas(native.paint_cpu_, canvas, torch.rand(batch, channels, frames, 4, 4), *params)
     assert not canvas.any()
 
 
@@ -280,11 +289,11 @@ def test_rejects_parameters_the_kernel_would_misread():
     canvas, source = torch.rand(1, 1, 3, 2, 9, 9), torch.rand(1, 3, 2, 9, 9)
     params = list(random_params(generator, 1, 2, 2, 9, 9, (9, 9)))
     with pytest.raises(ValueError, match="source must be"):
-        native.paint_cpu_(canvas, source.double(), *params)
+        paint_canvas(native.paint_cpu_, canvas, source.double(), *params)
     with pytest.raises(ValueError, match="contiguous"):
-        native.paint_cpu_(canvas, source, params[0].transpose(1, 2), *params[1:])
+        paint_canvas(native.paint_cpu_, canvas, source, params[0].transpose(1, 2), *params[1:])
     with pytest.raises(ValueError, match="contiguous"):
-        native.paint_cpu_(canvas, source, *params[:2], params[2].long(), *params[3:])
+        paint_canvas(native.paint_cpu_, canvas, source, *params[:2], params[2].long(), *params[3:])
 
 
 # ---------------------------------------------------------------------------

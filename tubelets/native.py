@@ -6,10 +6,11 @@ load warns once, at import; one that was simply not built (no ``nvcc``, say) sta
 
 :func:`paint_cpu_` and :func:`paint_cuda_` have exactly the contract of
 :func:`tubelets.reference.paint_` and compute the same float32 expressions in the same
-order, so they match it bit for bit in every dtype (tests/test_native.py). The modules do
+order, so they match it bit for bit in every dtype (tests/test_native.py);
+:func:`sample_cpu` is :func:`tubelets.sampling.sample_reference` in C++. The modules do
 not link libtorch: the wrappers pass data pointers, sizes and strides (in elements) as
 integers, the parameter tensors contiguous (as :func:`tubelets.ops.paint_` hands them
-over), and for CUDA the current stream of the canvas's device.
+over), and for CUDA the current stream of the source's device.
 """
 from __future__ import annotations
 
@@ -43,42 +44,42 @@ _cuda, CUDA_UNAVAILABLE = _load(
     "TUBELETS_BUILD_CUDA=0 was set, or the build failed (`pip install -v` shows the build log)",
 )
 
-_PARAM_DTYPES = (
-    torch.float32, torch.float32, torch.int32, torch.int32, torch.int32, torch.int32, torch.float32
-)  # fmt: skip
+_PARAM_DTYPES = (torch.float32, torch.float32, torch.int32, torch.int32, torch.int32, torch.float32)
 
 
-def _arguments(device_type, canvas, source, *params):
+def _arguments(device_type, outs, ins, source, *params):
     """The positional arguments shared by ``_C.paint`` and ``_cuda.paint``.
 
     The kernels read raw memory, so what would make them read the wrong memory is checked
     here even though :func:`tubelets.ops.paint_` validates first.
     """
-    if canvas.device.type != device_type or source.device != canvas.device:
-        raise ValueError(f"canvas and source must be {device_type} tensors on one device, "
-                         f"got {canvas.device} and {source.device}")
-    if source.dtype != canvas.dtype:
-        raise ValueError(f"source must be {canvas.dtype}, got {source.dtype}")
+    size = outs[0].shape
+    for tensor in (*outs, *ins, source):
+        if tensor.device.type != device_type or tensor.device != source.device or tensor.dtype != source.dtype:
+            raise ValueError(f"outputs, inputs and source must be {device_type} tensors of one dtype on one "
+                             f"device, got {tensor.dtype} on {tensor.device} and {source.dtype} on {source.device}")
+    if len(ins) != len(outs) or any(tensor.shape != size for tensor in (*outs, *ins)):
+        raise ValueError("every output and input must have one shape")
     for tensor, dtype in zip(params, _PARAM_DTYPES):
-        if tensor.dtype != dtype or not tensor.is_contiguous() or tensor.device != canvas.device:
+        if tensor.dtype != dtype or not tensor.is_contiguous() or tensor.device != source.device:
             raise ValueError(
-                f"tubelet parameters must be contiguous {dtype} on {canvas.device}, "
+                f"tubelet parameters must be contiguous {dtype} on {source.device}, "
                 f"got {tensor.dtype} (contiguous={tensor.is_contiguous()}) on {tensor.device}"
             )
     return (
-        str(canvas.dtype).removeprefix("torch."),
-        canvas.data_ptr(), canvas.shape, canvas.stride(),
+        str(source.dtype).removeprefix("torch."), size,
+        [(out.data_ptr(), out.stride()) for out in outs], [(video.data_ptr(), video.stride()) for video in ins],
         source.data_ptr(), source.shape, source.stride(),
         params[0].shape[1], [tensor.data_ptr() for tensor in params],
     )  # fmt: skip
 
 
 def paint_cpu_(
-    canvas: torch.Tensor,
+    outs: list[torch.Tensor],
+    ins: list[torch.Tensor],
     source: torch.Tensor,
     inv_affine: torch.Tensor,
     opacity: torch.Tensor,
-    boxes: torch.Tensor,
     src_box: torch.Tensor,
     src_frame: torch.Tensor,
     shape: torch.Tensor,
@@ -88,33 +89,74 @@ def paint_cpu_(
     OpenMP threads (so DataLoader workers, which set 1, do not oversubscribe)."""
     if _C is None:
         raise RuntimeError(f"the C++ CPU backend is unavailable: {CPU_UNAVAILABLE}")
-    if canvas.numel() == 0 or inv_affine.shape[1] == 0:
-        return
-    arguments = _arguments(
-        "cpu", canvas, source, inv_affine, opacity, boxes, src_box, src_frame, shape, softness
-    )
+    arguments = _arguments("cpu", outs, ins, source, inv_affine, opacity, src_box, src_frame, shape, softness)
     _C.paint(*arguments, torch.get_num_threads())
 
 
 def paint_cuda_(
-    canvas: torch.Tensor,
+    outs: list[torch.Tensor],
+    ins: list[torch.Tensor],
     source: torch.Tensor,
     inv_affine: torch.Tensor,
     opacity: torch.Tensor,
-    boxes: torch.Tensor,
     src_box: torch.Tensor,
     src_frame: torch.Tensor,
     shape: torch.Tensor,
     softness: torch.Tensor,
 ) -> None:
     """:func:`tubelets.reference.paint_` in CUDA, enqueued on the current stream of the
-    canvas's device (asynchronous, like any CUDA op)."""
+    source's device (asynchronous, like any CUDA op)."""
     if _cuda is None:
         raise RuntimeError(f"the CUDA backend is unavailable: {CUDA_UNAVAILABLE}")
-    if canvas.numel() == 0 or inv_affine.shape[1] == 0:
-        return
-    arguments = _arguments(
-        "cuda", canvas, source, inv_affine, opacity, boxes, src_box, src_frame, shape, softness
-    )
-    device = canvas.device.index
+    arguments = _arguments("cuda", outs, ins, source, inv_affine, opacity, src_box, src_frame, shape, softness)
+    device = source.device.index
     _cuda.paint(*arguments, device, torch.cuda.current_stream(device).cuda_stream)
+
+
+def advise_huge_pages(tensor: torch.Tensor) -> None:
+    """Ask for transparent huge pages for a fresh CPU tensor's memory, before it is first
+    written: a 19 MB output then faults in ~10 times instead of ~4,700 (Linux; elsewhere,
+    or without the C++ backend, nothing happens)."""
+    if _C is not None and tensor.device.type == "cpu":
+        _C.advise_huge_pages(tensor.data_ptr(), tensor.untyped_storage().nbytes())
+
+
+MOTION_CODES = {"static": 0, "linear": 1, "nonlinear": 2}
+
+
+def sample_cpu(config, seed: torch.Tensor, batch: int, frames: int, height: int, width: int):
+    """:func:`tubelets.sampling.sample_reference` in C++ (``csrc/sampler.h``), one call for
+    the batch; ``seed`` is a 0-dim int64 CPU tensor, read by the C++ code (no host read here)."""
+    from .params import SHAPES, Tubelets
+    from .trajectories import nonlinear_matrix
+
+    if _C is None:
+        raise RuntimeError(f"the C++ CPU backend is unavailable: {CPU_UNAVAILABLE}")
+    count = config.num_tubelets
+    keys = min(config.keyframes, frames)
+    linear = config.motion == "linear"
+    f32, i32, i64 = torch.float32, torch.int32, torch.int64
+    outputs = [
+        torch.empty(batch, count, frames, 2, 3, dtype=f32), torch.empty(batch, count, frames, dtype=f32),
+        torch.empty(batch, count, 4, dtype=i32), torch.empty(batch, count, dtype=i32),
+        torch.empty(batch, count, dtype=i32), torch.empty(batch, count, dtype=f32),
+        torch.empty(batch, count, frames, 2, dtype=f32), torch.empty(batch, count, frames, dtype=f32),
+        torch.empty(batch, count, frames, 2, dtype=f32), torch.empty(batch, count, frames, 2, dtype=f32),
+        torch.empty(batch, count, keys if linear else 0, dtype=i64), torch.empty(batch, count, keys, dtype=i64),
+    ]  # fmt: skip
+    matrix = nonlinear_matrix(config.nonlinear_points, float(config.nonlinear_sigma), frames)
+    ranges = [float(v) for pair in (
+        config.patch_size, config.max_step, config.nonlinear_extent, config.scale_range,
+        config.rotation_range, config.shear_range, config.opacity, config.softness) for v in pair]  # fmt: skip
+    transforms = [name in config.transforms for name in ("rotation", "scale", "shear")]
+    _C.sample(
+        seed.data_ptr(), batch, (count, frames, height, width), MOTION_CODES[config.motion], transforms,
+        config.keyframes, config.nonlinear_points, [SHAPES.index(s) for s in config.shapes], ranges,
+        float(config.p), matrix.data_ptr(), [tensor.data_ptr() for tensor in outputs], torch.get_num_threads(),
+    )
+    inv_affine, opacity, src_box, src_frame, shape, softness, centers, angles, scales, shears, motion, times = outputs
+    return Tubelets(
+        inv_affine=inv_affine, opacity=opacity, src_box=src_box, src_frame=src_frame, shape=shape,
+        softness=softness, centers=centers, angles=angles, scales=scales, shears=shears,
+        motion_keyframes=motion if linear else None, transform_keyframes=times,
+    )

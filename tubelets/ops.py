@@ -14,9 +14,17 @@ backend     device       implementation
 and cpu → torch on CPU tensors. Asking for an unavailable backend raises with the reason;
 ``tubelets info`` lists them all.
 
-The in-place op ``tubelets::paint_`` is registered with :func:`torch.library.custom_op`,
-so it runs inside ``torch.compile(fullgraph=True)``; checks that need tensor values (crop
-boxes inside the source, finite maps) run inside it, where values are real.
+The op ``tubelets::paint_`` is registered with :func:`torch.library.custom_op`, so it runs
+inside ``torch.compile(fullgraph=True)``. It writes each output pixel once: the input
+pixel, with the tubelets painted over it (or paints outputs in place). Every check that
+can refuse a call runs before anything is written.
+
+Validation: the kernels clamp every index they compute (crop, source frame, boxes), so no
+parameter values make them read or write outside a tensor; values are checked only to
+give a clear error. Freshly sampled tubelets are valid by construction and are not checked
+(no host sync); tubelets given by the caller are checked by default (``validate=True``: one
+read of a flag by the host, a device sync on a GPU), inside the op, where their values are
+real even under ``torch.compile``.
 """
 from __future__ import annotations
 
@@ -26,7 +34,7 @@ from typing import Callable
 import torch
 
 from . import reference
-from .params import SHAPES, Tubelets, frame_boxes
+from .params import SHAPES, Tubelets
 
 DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32)
 BACKENDS = ("torch", "cpu", "cuda", "triton")
@@ -39,21 +47,26 @@ def composite(
     *,
     backend: str = "auto",
     out: torch.Tensor | None = None,
+    validate: bool = True,
 ) -> torch.Tensor:
-    """A copy of ``video`` with ``tubelets`` painted on, patches cut from ``source``.
+    """``video`` with ``tubelets`` painted on, patches cut from ``source``.
 
     Args:
-        video: ``(B, C, T, H, W)`` uint8, float16, bfloat16 or float32, any strides. Not modified.
+        video: ``(B, C, T, H, W)`` uint8, float16, bfloat16 or float32, any strides. Not
+            modified unless it is ``out``.
         source: ``(B, C, Ts, Hs, Ws)``, same dtype and device; may be ``video`` itself.
         tubelets: ``B`` clips × ``M`` tubelets × ``T`` frames, on ``video``'s device.
         backend: ``"auto"`` or one of :data:`BACKENDS`.
-        out: optional ``(B, C, T, H, W)`` tensor to write into; must not overlap ``source``.
+        out: ``(B, C, T, H, W)`` tensor to write into, or ``video`` itself to paint it in
+            place; must not overlap ``source``. ``None``: a new tensor with ``video``'s layout.
+        validate: check the tubelets' values first (see the module docstring).
     Returns:
-        ``out``, or a new tensor with ``video``'s memory layout.
+        ``out``, or the new tensor.
     """
     check_tensor("video", video, "BCTHW")
     if out is None:
         out = torch.empty_like(video)
+        advise_huge_pages(out)
     elif not isinstance(out, torch.Tensor):
         raise TypeError(f"out must be a torch.Tensor or None, got {type(out).__name__}")
     elif out.shape != video.shape or out.dtype != video.dtype or out.device != video.device:
@@ -61,33 +74,42 @@ def composite(
             f"out: expected {tuple(video.shape)} {video.dtype} on {video.device}, "
             f"got {tuple(out.shape)} {out.dtype} on {out.device}"
         )
-    if out.data_ptr() != video.data_ptr() or out.stride() != video.stride():
-        out.copy_(video)
-    paint_(out.unsqueeze(0), source, tubelets, backend=backend)
+    in_place = out.data_ptr() == video.data_ptr() and out.stride() == video.stride()
+    paint_([out], [] if in_place else [video], source, tubelets, backend=backend, validate=validate)
     return out
 
 
-def paint_(canvas: torch.Tensor, source: torch.Tensor, tubelets: Tubelets, *, backend: str = "auto") -> None:
-    """Paint ``tubelets`` into every copy of ``canvas`` ``(P, B, C, T, H, W)`` in place.
+def paint_(
+    outs: list[torch.Tensor],
+    ins: list[torch.Tensor],
+    source: torch.Tensor,
+    tubelets: Tubelets,
+    *,
+    backend: str = "auto",
+    validate: bool = True,
+) -> None:
+    """``outs[p]`` = ``ins[p]`` with ``tubelets`` painted on, all ``P`` copies (e.g. both
+    clips of a positive pair) in one launch; ``ins=[]`` paints ``outs`` in place.
 
-    All ``P`` copies (e.g. both clips of a positive pair) are painted in one launch.
-    ``canvas`` must not share memory with ``source``.
+    Every tensor is ``(B, C, T, H, W)`` but ``source``; no output may overlap ``source``,
+    another output or another copy's input.
     """
-    _check_videos(canvas, source, tubelets)
-    name = resolve_backend(backend, canvas.device)
-    height, width = canvas.shape[-2:]
+    _check_videos(outs, ins, source, tubelets)
+    name = resolve_backend(backend, source.device)
     torch.ops.tubelets.paint_(
-        canvas,
-        source,
-        tubelets.inv_affine.float().contiguous(),
-        tubelets.opacity.float().contiguous(),
-        frame_boxes(tubelets.inv_affine, height, width),
-        tubelets.src_box.int().contiguous(),
-        tubelets.src_frame.int().contiguous(),
-        tubelets.shape.int().contiguous(),
-        tubelets.softness.float().contiguous(),
-        name,
-    )
+        outs, ins, source,
+        tubelets.inv_affine.float().contiguous(), tubelets.opacity.float().contiguous(),
+        tubelets.src_box.int().contiguous(), tubelets.src_frame.int().contiguous(),
+        tubelets.shape.int().contiguous(), tubelets.softness.float().contiguous(),
+        name, validate,
+    )  # fmt: skip
+
+
+def advise_huge_pages(tensor: torch.Tensor) -> None:
+    """Huge pages for a fresh CPU output, before its first write (see :mod:`tubelets.native`)."""
+    if tensor.device.type == "cpu":
+        from . import native
+        native.advise_huge_pages(tensor)
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
@@ -139,29 +161,30 @@ def _implementation(backend: str) -> Callable[..., None]:
     return kernels.paint_triton_
 
 
-@torch.library.custom_op("tubelets::paint_", mutates_args=("canvas",))
+@torch.library.custom_op("tubelets::paint_", mutates_args=("outs",))
 def _paint_op(
-    canvas: torch.Tensor,
+    outs: list[torch.Tensor],
+    ins: list[torch.Tensor],
     source: torch.Tensor,
     inv_affine: torch.Tensor,
     opacity: torch.Tensor,
-    boxes: torch.Tensor,
     src_box: torch.Tensor,
     src_frame: torch.Tensor,
     shape: torch.Tensor,
     softness: torch.Tensor,
     backend: str,
+    validate: bool,
 ) -> None:
-    if canvas.numel() == 0 or inv_affine.shape[1] == 0:
+    _check_parameter_shapes(outs[0], inv_affine, opacity, src_box, src_frame, shape, softness)
+    if outs[0].numel() == 0:
         return
-    if canvas.untyped_storage().data_ptr() == source.untyped_storage().data_ptr():
-        raise ValueError("the video being painted must not share memory with source; paint a copy")
-    _check_parameters(canvas, source, inv_affine, opacity, boxes, src_box, src_frame, shape, softness)
-    _implementation(backend)(canvas, source, inv_affine, opacity, boxes, src_box, src_frame, shape, softness)
+    if validate and inv_affine.shape[1] > 0:
+        _check_parameter_values(source, inv_affine, opacity, src_box, src_frame, shape, softness)
+    _implementation(backend)(outs, ins or outs, source, inv_affine, opacity, src_box, src_frame, shape, softness)
 
 
 @_paint_op.register_fake
-def _(canvas, source, inv_affine, opacity, boxes, src_box, src_frame, shape, softness, backend) -> None:
+def _(outs, ins, source, inv_affine, opacity, src_box, src_frame, shape, softness, backend, validate) -> None:
     return None
 
 
@@ -178,53 +201,97 @@ def check_tensor(name: str, tensor, *layouts: str) -> None:
         raise TypeError(f"{name}: dtype {tensor.dtype} is not supported; use one of {supported}")
 
 
-def _check_videos(canvas: torch.Tensor, source: torch.Tensor, tubelets: Tubelets) -> None:
-    """Shapes, dtypes and devices; no tensor values are read (safe under torch.compile)."""
-    check_tensor("canvas", canvas, "PBCTHW")
+def overlaps(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether the memory spans of ``a`` and ``b`` (first to last element) intersect."""
+    if a.numel() == 0 or b.numel() == 0:
+        return False
+    return _span(a)[0] < _span(b)[1] and _span(b)[0] < _span(a)[1]
+
+
+def _span(tensor: torch.Tensor) -> tuple[int, int]:
+    last = sum((size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride()))
+    return tensor.data_ptr(), tensor.data_ptr() + (last + 1) * tensor.element_size()
+
+
+def _check_videos(outs: list, ins: list, source: torch.Tensor, tubelets: Tubelets) -> None:
+    """Shapes, dtypes, devices and memory overlap; no tensor values are read."""
     check_tensor("source", source, "BCTHW")
-    if source.dtype != canvas.dtype or source.device != canvas.device:
-        raise ValueError(f"source must match video: {source.dtype} on {source.device} "
-                         f"vs {canvas.dtype} on {canvas.device}")
-    batch, channels, frames = canvas.shape[1:4]
+    if not outs or (ins and len(ins) != len(outs)):
+        raise ValueError(f"give one or more outputs and as many inputs (or none: in place), "
+                         f"got {len(outs)} and {len(ins)}")
+    for name, videos in (("out", outs), ("video", ins)):
+        for p, video in enumerate(videos):
+            check_tensor(f"{name}[{p}]", video, "BCTHW")
+            if (video.shape, video.dtype, video.device) != (outs[0].shape, source.dtype, source.device):
+                raise ValueError(f"{name}[{p}] must be {tuple(outs[0].shape)} {source.dtype} on {source.device}, "
+                                 f"got {tuple(video.shape)} {video.dtype} on {video.device}")
+    batch, channels, frames = outs[0].shape[:3]
     if source.shape[:2] != (batch, channels):
         raise ValueError(f"source must have the video's batch size and channels {(batch, channels)}, "
                          f"got {tuple(source.shape[:2])}")
+    for p, out in enumerate(outs):
+        if overlaps(out, source):
+            raise ValueError("the video being painted must not share memory with source; paint a copy")
+        if _may_overlap_itself(out):
+            raise ValueError(f"out[{p}] has elements that share memory (an expanded tensor?); give a dense one")
+        others = [other for q, other in enumerate(outs) if q != p] + [v for q, v in enumerate(ins) if q != p]
+        if any(overlaps(out, other) for other in others) or (ins and _partly_overlaps(out, ins[p])):
+            raise ValueError(f"out[{p}] must not overlap another output or another copy's input")
     if not isinstance(tubelets, Tubelets):
         raise TypeError(f"tubelets must be a Tubelets, got {type(tubelets).__name__}")
-    if tubelets.device != canvas.device:  # the device of inv_affine
-        raise ValueError(f"tubelets are on {tubelets.device} but the video is on {canvas.device}; "
-                         "use tubelets.to(video.device)")
     if tubelets.batch_size != batch or tubelets.num_frames != frames:
         raise ValueError(f"tubelets were sampled for {tubelets.batch_size} clips of {tubelets.num_frames} "
                          f"frames; the video has {batch} clips of {frames} frames")
-    for name in ("opacity", "src_box", "src_frame", "shape", "softness"):
+    for name in ("inv_affine", "opacity", "src_box", "src_frame", "shape", "softness"):
         # A tensor on another device (meta, say) would send the whole op to that device's kernel.
-        if getattr(tubelets, name).device != canvas.device:
-            raise ValueError(f"tubelets.{name} is on {getattr(tubelets, name).device}, the video on {canvas.device}")
+        if getattr(tubelets, name).device != source.device:
+            raise ValueError(f"tubelets.{name} is on {getattr(tubelets, name).device}, the video on "
+                             f"{source.device}; use tubelets.to(video.device)")
 
 
-def _check_parameters(canvas, source, inv_affine, opacity, boxes, src_box, src_frame, shape, softness) -> None:
-    """Parameter shapes and values a kernel relies on to stay inside its buffers."""
-    batch, frames, count = canvas.shape[1], canvas.shape[3], inv_affine.shape[1]
+def _may_overlap_itself(tensor: torch.Tensor) -> bool:
+    """Unless, with dimensions sorted by stride, each stride steps past every element the
+    smaller ones reach (true of every dense or sliced layout), two indices may share memory."""
+    reach = 0  # in elements, beyond the first
+    for stride, size in sorted((stride, size) for size, stride in zip(tensor.shape, tensor.stride()) if size > 1):
+        if stride <= reach:
+            return True
+        reach += (size - 1) * stride
+    return False
+
+
+def _partly_overlaps(out: torch.Tensor, video: torch.Tensor) -> bool:
+    """Overlapping but not the same elements: writing ``out`` would change ``video`` before it is read."""
+    same = out.data_ptr() == video.data_ptr() and out.stride() == video.stride()
+    return not same and overlaps(out, video)
+
+
+def _check_parameter_shapes(out, inv_affine, opacity, src_box, src_frame, shape, softness) -> None:
+    """The shapes and devices a kernel relies on to stay inside the parameter tensors."""
+    batch, frames, count = out.shape[0], out.shape[2], inv_affine.shape[1]
     for name, value, size in (
         ("inv_affine", inv_affine, (batch, count, frames, 2, 3)), ("opacity", opacity, (batch, count, frames)),
-        ("boxes", boxes, (batch, count, frames, 4)), ("src_box", src_box, (batch, count, 4)), ("src_frame", src_frame, (batch, count)),
+        ("src_box", src_box, (batch, count, 4)), ("src_frame", src_frame, (batch, count)),
         ("shape", shape, (batch, count)), ("softness", softness, (batch, count)),
     ):
-        if value.shape != size or value.device != canvas.device:
-            raise ValueError(f"tubelets.{name} must have shape {size} on {canvas.device}, "
+        if value.shape != size or value.device != out.device:
+            raise ValueError(f"tubelets.{name} must have shape {size} on {out.device}, "
                              f"got {tuple(value.shape)} on {value.device}")
+
+
+def _check_parameter_values(source, inv_affine, opacity, src_box, src_frame, shape, softness) -> None:
+    """Every value check at once, read by the host in one go (one device sync)."""
     frames, height, width = source.shape[2:]
-    if not torch.isfinite(inv_affine).all():
-        raise ValueError("tubelets.inv_affine must be finite")
-    if not ((opacity >= 0) & (opacity <= 1)).all():
-        raise ValueError("tubelets.opacity must lie in [0, 1]")
-    if not (torch.isfinite(softness) & (softness >= 0)).all():
-        raise ValueError("tubelets.softness must be finite and >= 0")
-    if not ((shape >= 0) & (shape < len(SHAPES))).all():
-        raise ValueError(f"tubelets.shape must index {SHAPES}")
-    if not ((src_frame >= 0) & (src_frame < frames)).all():
-        raise ValueError(f"tubelets.src_frame must lie in [0, {frames}) for this source")
     x0, y0, x1, y1 = src_box.unbind(-1)
-    if not ((x0 >= 0) & (y0 >= 0) & (x0 <= x1) & (y0 <= y1) & (x1 < width) & (y1 < height)).all():
-        raise ValueError(f"tubelets.src_box must be non-empty crops inside the {width}×{height} source")
+    checks = {
+        "tubelets.inv_affine must be finite": torch.isfinite(inv_affine),
+        "tubelets.opacity must lie in [0, 1]": (opacity >= 0) & (opacity <= 1),
+        "tubelets.softness must be finite and >= 0": torch.isfinite(softness) & (softness >= 0),
+        f"tubelets.shape must index {SHAPES}": (shape >= 0) & (shape < len(SHAPES)),
+        f"tubelets.src_frame must lie in [0, {frames}) for this source": (src_frame >= 0) & (src_frame < frames),
+        f"tubelets.src_box must be non-empty crops inside the {width}×{height} source":
+            (x0 >= 0) & (y0 >= 0) & (x0 <= x1) & (y0 <= y1) & (x1 < width) & (y1 < height),
+    }  # fmt: skip
+    passed = torch.stack([check.all() for check in checks.values()])
+    if not passed.all():  # the one host read; which check failed is read only then
+        raise ValueError(next(message for message, ok in zip(checks, passed.tolist()) if not ok))

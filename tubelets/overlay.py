@@ -11,7 +11,9 @@ clips ``(C, T, H, W)`` / ``(T, C, H, W)`` inside ``DataLoader`` workers; on uint
 bfloat16 and float32; on any device. Inputs are never modified.
 
 Inputs may have any strides (sliced, permuted, ``torch.channels_last_3d``): the pixels are
-those of the contiguous input, and the outputs are contiguous. Torch has no negative
+those of the contiguous input, and the outputs are contiguous, one allocation each (``q``
+and ``k`` share no memory). Each output pixel is written once: the input pixel with the
+tubelets painted over it. Torch has no negative
 strides, so ``torch.from_numpy`` refuses an ``np.flip``-ped array; copy it first
 (``torch.from_numpy(a.copy())``) or flip the tensor with ``torch.flip``.
 
@@ -78,42 +80,40 @@ class TubeletOverlay(nn.Module):
         """Paint tubelets cut from ``v1`` onto ``v1`` (and ``v2``).
 
         Returns ``v1'`` or ``(v1', v2')``, followed by the :class:`Tubelets` when
-        ``return_tubelets``. Given ``tubelets``, nothing is sampled: they are replayed.
+        ``return_tubelets``. Given ``tubelets``, nothing is sampled: they are replayed (and
+        their values checked first, see :mod:`tubelets.ops`).
         """
         clips = [v1] if v2 is None else [v1, v2]
         self._check_clips(clips)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         batched = v1.dim() == 5
-        source = self._logical(v1 if batched else v1.unsqueeze(0), leading=0)
+        source = self._logical(v1 if batched else v1.unsqueeze(0))
         batch, _, frames, height, width = source.shape
         if 0 in (frames, height, width):
             raise ValueError(f"v1 must have at least one frame of at least 1×1 pixels, "
                              f"got {frames} frames of {height}×{width}")
-        canvas = torch.empty((len(clips), *v1.shape), dtype=v1.dtype, device=v1.device)
-        for copy, clip in zip(canvas, clips):
-            copy.copy_(clip)
-        logical_canvas = self._logical(canvas if batched else canvas.unsqueeze(1), leading=1)
+        validate = tubelets is not None  # sampled tubelets are valid by construction
         if tubelets is None:
             tubelets = sample_tubelets(self.config, batch, frames, height, width,
                                        device=v1.device, generator=generator)
-        ops.paint_(logical_canvas, source, tubelets, backend=self.backend)
-        outputs = tuple(canvas)
+        # Independent outputs (one allocation each), contiguous in the caller's layout.
+        outputs = [torch.empty(clip.shape, dtype=clip.dtype, device=clip.device) for clip in clips]
+        for output in outputs:
+            ops.advise_huge_pages(output)
+        logical = [self._logical(video if batched else video.unsqueeze(0)) for video in (*outputs, *clips)]
+        ops.paint_(logical[: len(clips)], logical[len(clips):], source, tubelets,
+                   backend=self.backend, validate=validate)
         if return_tubelets:
             return (*outputs, tubelets)
-        return outputs[0] if v2 is None else outputs
+        return outputs[0] if v2 is None else tuple(outputs)
 
     def extra_repr(self) -> str:
         return f"{self.config}, data_format={self.data_format!r}, backend={self.backend!r}"
 
-    def _logical(self, video: torch.Tensor, leading: int) -> torch.Tensor:
-        """A ``(…, B, C, T, H, W)`` view of a video in this module's data format."""
-        if self.data_format == "BCTHW":
-            return video
-        dims = list(range(video.dim()))
-        channels, frames = leading + 1, leading + 2
-        dims[channels], dims[frames] = dims[frames], dims[channels]
-        return video.permute(dims)
+    def _logical(self, video: torch.Tensor) -> torch.Tensor:
+        """A ``(B, C, T, H, W)`` view of a batch in this module's data format."""
+        return video if self.data_format == "BCTHW" else video.transpose(1, 2)
 
     def _check_clips(self, clips: list) -> None:
         for name, clip in zip(("v1", "v2"), clips):

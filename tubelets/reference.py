@@ -23,56 +23,64 @@ multiply-adds, so the C++ backend can match it bit for bit. A patch moved by who
 reproduces its crop up to the float32 rounding of ``inv_affine`` (exactly when the crop's
 sides are powers of two; otherwise within about 1e-5 of a pixel in the sample position).
 
-Memory: each tubelet is processed over a window as large as its largest per-frame box,
-so the scratch space grows with the patches' pixels, not with ``B·T·H·W``.
+The boxes are those of :func:`tubelets.params.frame_boxes`; out-of-place, each output
+first gets a copy of its input. Memory: each tubelet is processed over a window as large as
+its largest per-frame box, so the scratch space grows with the patches' pixels, not with
+``B·T·H·W``.
 """
 from __future__ import annotations
 
 import torch
 
-from .params import SHAPES
+from .params import SHAPES, frame_boxes
 
 ELLIPSE, RHOMBUS = SHAPES.index("ellipse"), SHAPES.index("rhombus")  # anything else: rectangle
 
 
 def paint_(
-    canvas: torch.Tensor,
+    outs: list[torch.Tensor],
+    ins: list[torch.Tensor],
     source: torch.Tensor,
     inv_affine: torch.Tensor,
     opacity: torch.Tensor,
-    boxes: torch.Tensor,
     src_box: torch.Tensor,
     src_frame: torch.Tensor,
     shape: torch.Tensor,
     softness: torch.Tensor,
 ) -> None:
-    """Paint the tubelets into ``canvas`` in place.
+    """Write ``ins[p]`` with the tubelets painted on into ``outs[p]``, for every copy ``p``.
 
     Args:
-        canvas: ``(P, B, C, T, H, W)``, any strides; every copy ``P`` gets the same tubelets.
-        source: ``(B, C, T, Hs, Ws)``, any strides; where the patch pixels come from.
+        outs: ``P`` tensors ``(B, C, T, H, W)``, any strides; ``outs[p]`` may be ``ins[p]``
+            itself (painted in place), and must not overlap ``source`` or another output.
+        ins: ``P`` tensors of the same shape, dtype and device, any strides.
+        source: ``(B, C, Ts, Hs, Ws)``, any strides; where the patch pixels come from.
         inv_affine: ``(B, M, T, 2, 3)`` float32.
         opacity: ``(B, M, T)`` float32.
-        boxes: ``(B, M, T, 4)`` int32 from :func:`tubelets.params.frame_boxes`.
         src_box: ``(B, M, 4)`` int32.  src_frame, shape: ``(B, M)`` int32.
         softness: ``(B, M)`` float32.
     """
-    num_tubelets = inv_affine.shape[1]
-    pixels = canvas.permute(1, 3, 4, 5, 0, 2)  # (B, T, H, W, P, C), a view
+    for out, video in zip(outs, ins):
+        if out.data_ptr() != video.data_ptr() or out.stride() != video.stride():
+            out.copy_(video)
+    height, width = outs[0].shape[-2:]
+    boxes = frame_boxes(inv_affine, height, width)
     patches = source.permute(0, 2, 3, 4, 1)  # (B, T, Hs, Ws, C), a view
-    for m in range(num_tubelets):
-        window = _window(boxes[:, m], canvas.shape[-2], canvas.shape[-1])
+    frames = src_frame.clamp(0, source.shape[2] - 1)
+    for m in range(inv_affine.shape[1]):
+        window = _window(boxes[:, m], height, width)
         if window is None:
             continue
         b, t, y, x = window
         u = _patch_coords(inv_affine[:, m], x, y)
-        alpha = _alpha(u, opacity[:, m], boxes[:, m], shape[:, m], softness[:, m], x, y)
-        value = _bilinear(patches, src_frame[:, m], src_box[:, m], u)
-        before = pixels[b, t, y, x]  # (B, T, h, w, P, C)
-        alpha, value = alpha[..., None, None], value[..., None, :]
-        under = before.float()
-        blended = torch.where(alpha >= 1, value, under * (1 - alpha) + value * alpha)
-        pixels[b, t, y, x] = torch.where(alpha <= 0, before, quantise(blended, canvas.dtype))
+        alpha = _alpha(u, opacity[:, m], boxes[:, m], shape[:, m], softness[:, m], x, y)[..., None]
+        value = _bilinear(patches, frames[:, m], src_box[:, m], u)
+        for out in outs:
+            pixels = out.permute(0, 2, 3, 4, 1)  # (B, T, H, W, C), a view
+            before = pixels[b, t, y, x]  # (B, T, h, w, C)
+            under = before.float()
+            blended = torch.where(alpha >= 1, value, under * (1 - alpha) + value * alpha)
+            pixels[b, t, y, x] = torch.where(alpha <= 0, before, quantise(blended, out.dtype))
 
 
 def quantise(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

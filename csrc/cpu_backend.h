@@ -1,0 +1,26 @@
+// The entry points of tubelets._C, the CPU backend; bound in cpu_module.cpp.
+#pragma once
+
+#include <stdint.h>
+
+#include "composite.h"
+#include "sampler.h"
+
+namespace tubelets {
+
+// composite_cpu.cpp: out[p] = in[p] with the tubelets painted on, on `num_threads`.
+void paint_cpu(const PaintArgs& args, Dtype dtype, int num_threads);
+
+// composite_cpu.cpp: asks the kernel for huge pages for the whole 2 MiB pages of a
+// buffer not yet touched, so that writing it faults 512 times less often.
+void advise_huge_pages(uintptr_t data, int64_t bytes);
+
+// composite_cpu.cpp, test hooks: composite.h's dtype conversions over `count` values.
+void quantise_array(Dtype dtype, uintptr_t values, uintptr_t out, int64_t count);
+void widen_array(Dtype dtype, uintptr_t values, uintptr_t out, int64_t count);
+
+// sample_cpu.cpp: sample_clip for clips 0 .. batch-1, on `num_threads`.
+void sample_cpu(const SampleConfig& config, uint64_t seed, int64_t batch, const SampleOutputs& out,
+                int num_threads);
+
+}  // namespace tubelets

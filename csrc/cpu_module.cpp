@@ -1,0 +1,122 @@
+// The module tubelets._C: Python bindings of the CPU backend (composite_cpu.cpp,
+// sample_cpu.cpp); see tubelets.native.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cpu_backend.h"
+#include "python_args.h"
+
+namespace py = pybind11;
+
+namespace tubelets {
+namespace {
+
+// Ranges of TubeletConfig in this order, each (low, high).
+constexpr int kRanges = 8;
+// Data pointers of the outputs in SampleOutputs' order.
+constexpr int kSampleOutputs = 12;
+
+SampleConfig make_sample_config(const std::array<int64_t, 4>& sizes, int32_t motion,
+                                const std::array<bool, 3>& transforms, int32_t keyframes,
+                                int32_t points, const std::vector<int32_t>& shapes,
+                                const std::array<double, 2 * kRanges>& ranges, double p,
+                                uintptr_t nonlinear_matrix) {
+  if (shapes.empty() || shapes.size() > 3) throw std::invalid_argument("tubelets: 1 to 3 shapes");
+  if (keyframes < 1 || keyframes > kMaxKeyframes) {
+    throw std::invalid_argument("tubelets: keyframes must lie in [1, " + std::to_string(kMaxKeyframes) + "]");
+  }
+  SampleConfig config;
+  config.count = sizes[0];
+  config.frames = sizes[1];
+  config.height = sizes[2];
+  config.width = sizes[3];
+  config.motion = motion;
+  config.rotation = transforms[0];
+  config.scale = transforms[1];
+  config.shear = transforms[2];
+  config.keyframes = keyframes;
+  config.points = points;
+  config.num_shapes = int32_t(shapes.size());
+  for (size_t i = 0; i < shapes.size(); ++i) config.shapes[i] = shapes[i];
+  double* fields[kRanges] = {config.patch_size, config.max_step, config.extent, config.scale_range,
+                             config.rotation_range, config.shear_range, config.opacity, config.softness};
+  for (int i = 0; i < kRanges; ++i) {
+    fields[i][0] = ranges[2 * i];
+    fields[i][1] = ranges[2 * i + 1];
+  }
+  config.p = p;
+  config.nonlinear_matrix = reinterpret_cast<const double*>(nonlinear_matrix);
+  return config;
+}
+
+SampleOutputs make_sample_outputs(const std::array<uintptr_t, kSampleOutputs>& at) {
+  return SampleOutputs{
+      reinterpret_cast<float*>(at[0]),   reinterpret_cast<float*>(at[1]),
+      reinterpret_cast<int32_t*>(at[2]), reinterpret_cast<int32_t*>(at[3]),
+      reinterpret_cast<int32_t*>(at[4]), reinterpret_cast<float*>(at[5]),
+      reinterpret_cast<float*>(at[6]),   reinterpret_cast<float*>(at[7]),
+      reinterpret_cast<float*>(at[8]),   reinterpret_cast<float*>(at[9]),
+      reinterpret_cast<int64_t*>(at[10]), reinterpret_cast<int64_t*>(at[11])};
+}
+
+}  // namespace
+}  // namespace tubelets
+
+PYBIND11_MODULE(_C, module) {
+  using namespace tubelets;
+  module.doc() = "tubelets CPU backend (OpenMP): compositing and sampling; see tubelets.native.";
+  module.def(
+      "paint",
+      [](const std::string& dtype, const Layout5& size, const std::vector<StridedVideo>& outs,
+         const std::vector<StridedVideo>& ins, uintptr_t source, const Layout5& source_size,
+         const Layout5& source_stride, int64_t num_tubelets, const ParamPointers& params,
+         int num_threads) {
+        paint_cpu(make_paint_args(size, outs, ins, source, source_size, source_stride, num_tubelets, params),
+                  parse_dtype(dtype), num_threads);
+      },
+      py::arg("dtype"), py::arg("size"), py::arg("outs"), py::arg("ins"), py::arg("source"),
+      py::arg("source_size"), py::arg("source_stride"), py::arg("num_tubelets"), py::arg("params"),
+      py::arg("num_threads"), py::call_guard<py::gil_scoped_release>(),
+      "outs[p] = ins[p] with the tubelets painted on; videos are (data pointer, strides in "
+      "elements) of (B, C, T, H, W) tensors of `size`; see tubelets.reference.paint_.");
+  module.def(
+      "sample",
+      [](uintptr_t seed, int64_t batch, const std::array<int64_t, 4>& sizes, int32_t motion,
+         const std::array<bool, 3>& transforms, int32_t keyframes, int32_t points,
+         const std::vector<int32_t>& shapes, const std::array<double, 2 * kRanges>& ranges, double p,
+         uintptr_t nonlinear_matrix, const std::array<uintptr_t, kSampleOutputs>& outputs,
+         int num_threads) {
+        const SampleConfig config = make_sample_config(sizes, motion, transforms, keyframes, points,
+                                                       shapes, ranges, p, nonlinear_matrix);
+        sample_cpu(config, *reinterpret_cast<const uint64_t*>(seed), batch, make_sample_outputs(outputs),
+                   num_threads);
+      },
+      py::arg("seed"), py::arg("batch"), py::arg("sizes"), py::arg("motion"), py::arg("transforms"),
+      py::arg("keyframes"), py::arg("points"), py::arg("shapes"), py::arg("ranges"), py::arg("p"),
+      py::arg("nonlinear_matrix"), py::arg("outputs"), py::arg("num_threads"),
+      py::call_guard<py::gil_scoped_release>(),
+      "Samples tubelets into preallocated outputs; see tubelets.native.sample_cpu.");
+  module.def(
+      "advise_huge_pages", &advise_huge_pages, py::arg("data"), py::arg("bytes"),
+      "Asks for transparent huge pages for a buffer not yet written (MADV_HUGEPAGE).");
+  module.def(
+      "quantise",
+      [](const std::string& dtype, uintptr_t values, uintptr_t out, int64_t count) {
+        quantise_array(parse_dtype(dtype), values, out, count);
+      },
+      py::arg("dtype"), py::arg("values"), py::arg("out"), py::arg("count"),
+      "Test hook: float32 values -> dtype, as the kernels store a pixel.");
+  module.def(
+      "to_float",
+      [](const std::string& dtype, uintptr_t values, uintptr_t out, int64_t count) {
+        widen_array(parse_dtype(dtype), values, out, count);
+      },
+      py::arg("dtype"), py::arg("values"), py::arg("out"), py::arg("count"),
+      "Test hook: dtype values -> float32, as the kernels read a pixel.");
+}
