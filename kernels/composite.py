@@ -34,8 +34,12 @@ def _quantise(value, dtype: tl.constexpr):
         return value.to(tl.float16).to(tl.float32)
     elif dtype == tl.bfloat16:
         # Round to nearest even on the bits: the interpreter truncates float32 → bfloat16.
+        # A NaN keeps its top bits and is quieted, (bits >> 16) | 0x40, as in csrc/composite.h:
+        # rounding would carry a full mantissa (a GPU's NaN 0x7FFFFFFF) into -0.0 (0x8000).
         bits = value.to(tl.uint32, bitcast=True)
-        bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+        nan = (bits & 0x7FFFFFFF) > 0x7F800000
+        rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+        bits = tl.where(nan, (bits >> 16) | 0x40, rounded) << 16
         return bits.to(tl.float32, bitcast=True)
     else:
         return value

@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import types
 from unittest import mock
 
 import pytest
@@ -27,10 +28,11 @@ from hypothesis import strategies as st
 
 import tubelets.kernels
 from helpers import bits, hand_tubelets
-from tubelets import reference
+from tubelets import native, reference
 from tubelets.params import compile_inv_affine, frame_boxes, half_size_of
 
-pytest.importorskip("triton")
+triton = pytest.importorskip("triton")
+tl = pytest.importorskip("triton.language")
 
 DTYPES = (torch.float32, torch.uint8, torch.float16, torch.bfloat16)
 LAYOUTS = ("BCTHW", "BTCHW", "sliced")
@@ -44,14 +46,19 @@ NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 @functools.cache
-def interpreted_paint_():
-    """``paint_`` of a private copy of ``kernels/composite.py`` run by Triton's interpreter."""
+def interpreted_module():
+    """A private copy of ``kernels/composite.py`` whose kernels Triton's interpreter runs."""
     path = importlib.util.find_spec("tubelets.kernels.composite").origin
     spec = importlib.util.spec_from_file_location("_tubelets_composite_interpreted", path)
     module = importlib.util.module_from_spec(spec)
     with mock.patch.dict(os.environ, {"TRITON_INTERPRET": "1"}):
         spec.loader.exec_module(module)
-    return module.paint_
+    return module
+
+
+def interpreted_paint_():
+    """``paint_`` of :func:`interpreted_module`."""
+    return interpreted_module().paint_
 
 
 def video(shape, dtype, layout, generator):
@@ -197,6 +204,63 @@ def test_interpreter_rounds_ties_like_reference(dtype, before, patch, after):
     interpreted_paint_()(actual, source, *params)
     assert torch.equal(expected, torch.full_like(canvas, after))
     assert torch.equal(actual, expected)
+
+
+def _bfloat16_each(values_ptr, out_ptr, count, BLOCK: tl.constexpr):
+    """``out[i] = _quantise(values[i], bfloat16)``, float32 in and out (no bfloat16 store)."""
+    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offsets < count
+    tl.store(out_ptr + offsets, _quantise(tl.load(values_ptr + offsets, mask=mask), tl.bfloat16), mask=mask)
+
+
+def quantise_to_bfloat16(values: torch.Tensor, where: str) -> torch.Tensor:
+    """The float32 that ``kernels/composite.py``'s ``_quantise`` returns for each of ``values``,
+    run by the interpreter or compiled for the GPU; ``values`` and the result are on the CPU."""
+    if where == "interpreter":
+        module, device, interpret = interpreted_module(), "cpu", "1"
+    else:
+        module, device, interpret = tubelets.kernels.composite, "cuda", ""
+    # _bfloat16_each with _quantise bound to that module's function; jitted (or wrapped for
+    # the interpreter) the way that module's kernels were.
+    function = types.FunctionType(_bfloat16_each.__code__, {**globals(), "_quantise": module._quantise})
+    environment = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    with mock.patch.dict(os.environ, {**environment, "TRITON_INTERPRET": interpret}, clear=True):
+        kernel = triton.jit(function)
+    inputs = values.to(device)
+    out = torch.empty_like(inputs)
+    kernel[(triton.cdiv(values.numel(), 1024),)](inputs, out, values.numel(), BLOCK=1024)
+    return out.cpu()
+
+
+def nan_probes() -> torch.Tensor:
+    """float32 NaNs of every kind: the GPU's 0x7FFFFFFF, NumPy's 0x7FC00000, signalling ones,
+    both signs, mantissas that carry when rounded, and random payloads."""
+    named = [0x7FFFFFFF, 0xFFFFFFFF, 0x7F800001, 0xFF800001, 0x7FC00000, 0xFFC00000, 0x7FBFFFFF,
+             0x7FFF8000, 0x7FFF7FFF, 0x7F808000, 0x7F80FFFF, 0x7FC08000, 0xFFFFFF00]
+    generator = torch.Generator().manual_seed(9)
+    mantissa = torch.randint(1, 2**23, (20_000,), generator=generator, dtype=torch.int64)
+    sign = torch.randint(0, 2, (20_000,), generator=generator, dtype=torch.int64) << 31
+    patterns = torch.cat([torch.tensor(named, dtype=torch.int64), sign | 0x7F800000 | mantissa])
+    return patterns.to(torch.int32).view(torch.float32)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # signalling NaNs
+@pytest.mark.skipif(native._C is None, reason=f"{native.CPU_UNAVAILABLE}")
+@pytest.mark.parametrize("where", ["interpreter", pytest.param("cuda", marks=NEEDS_CUDA)])
+def test_bfloat16_rounding_matches_the_cpp_backend(where):
+    """``_quantise`` to bfloat16, bit for bit: the C++ rounding everywhere (a NaN stays a NaN,
+    quieted, with its top bits), torch's cast where torch's result is defined (not NaN)."""
+    generator = torch.Generator().manual_seed(10)
+    ordinary = torch.randint(-(2**31), 2**31, (50_000,), generator=generator, dtype=torch.int64)
+    ordinary = ordinary.to(torch.int32).view(torch.float32)
+    values = torch.cat([nan_probes(), ordinary, torch.tensor([0.0, -0.0, math.inf, -math.inf, 3.4028235e38])])
+    result = bits(quantise_to_bfloat16(values, where))
+    expected = torch.empty(values.shape, dtype=torch.bfloat16)
+    native._C.quantise("bfloat16", values.data_ptr(), expected.data_ptr(), values.numel())
+    assert torch.equal(result & 0xFFFF, torch.zeros_like(result))  # the float32 of a bfloat16
+    assert torch.equal((result >> 16).to(torch.int16), bits(expected))
+    defined = ~torch.isnan(values)
+    assert torch.equal((result[defined] >> 16).to(torch.int16), bits(values[defined].to(torch.bfloat16)))
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # signalling NaNs
