@@ -27,7 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tubelets.kernels
-from helpers import bits, hand_tubelets
+from helpers import SENTINEL, bits, hand_tubelets, huge_source_edge
 from tubelets import native, reference
 from tubelets.params import compile_inv_affine, frame_boxes, half_size_of
 
@@ -278,6 +278,19 @@ def test_keeps_bits_it_does_not_paint(where, dtype, nans):
     (interpreted_paint_() if where == "interpreter" else paint_on_gpu_)(actual, source, *params)
     assert not torch.equal(bits(expected), bits(canvas))
     assert torch.equal(bits(actual), bits(expected))
+
+
+@pytest.mark.skipif(native._C is None, reason=f"{native.CPU_UNAVAILABLE}")
+@pytest.mark.parametrize("axis", ["x", "y"])
+def test_interpreter_huge_source_edge_matches_cpp(axis):
+    """A crop ending at the last column (row) of a source 2**24 + 4 pixels across: the kernel
+    reads inside the crop (not the column past the source) and agrees with the C++ backend."""
+    canvas, source, params = huge_source_edge(axis)
+    expected, actual = canvas.clone(), canvas.clone()
+    native.paint_cpu_(expected, source, *params)
+    assert expected.any() and expected.max() < SENTINEL - 56  # painted, from the source's pixels
+    interpreted_paint_()(actual, source, *params)
+    assert torch.equal(actual, expected)
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
