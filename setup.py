@@ -6,8 +6,13 @@
   $(gcc -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0``).
 * ``tubelets._cuda``: the CUDA backend (csrc/composite_cuda.cu + csrc/cuda_module.cpp),
   built by ``nvcc`` when it is found (on ``PATH`` or in ``$CUDA_HOME/bin``); a GPU is not
-  needed to build. ``TUBELETS_BUILD_CUDA=0/1`` overrides the detection and
-  ``TUBELETS_CUDA_ARCHS`` (default ``80;90``) lists the SM architectures.
+  needed to build. ``TUBELETS_BUILD_CUDA=0/1`` overrides the detection.
+
+Architectures: ``TUBELETS_CUDA_ARCHS`` (default :data:`DEFAULT_CUDA_ARCHS`, sm_75 to
+sm_120) lists SM numbers; each gets a cubin and the last also PTX, which later GPUs
+compile when the module loads. A cubin serves its own and later minors of one major
+(sm_80: also sm_86, sm_87, sm_89; sm_100: sm_103; sm_120: sm_121). CUDA 13 builds
+nothing below sm_75 (V100, sm_70, needs a CUDA 12 toolkit and ``TUBELETS_CUDA_ARCHS``).
 
 Neither module links libtorch (the bindings take data pointers, sizes and strides as
 integers), so one build serves any torch; cudart is linked statically. A module that fails
@@ -42,6 +47,11 @@ CPU_FLAGS = ["-fno-trapping-math", "-fno-math-errno"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
 
 
+# T4 and RTX 20 (75), A100 (80), RTX 30 (86), L4 and RTX 40 (89), H100 (90), B200 (100),
+# RTX 50 (120), PTX of the last for later GPUs.
+DEFAULT_CUDA_ARCHS = "75;80;86;89;90;100;120"
+
+
 def find_nvcc() -> str | None:
     """Path of ``nvcc`` on ``PATH`` or under ``$CUDA_HOME``/``$CUDA_PATH``, or None."""
     homes = [os.environ.get(name) for name in ("CUDA_HOME", "CUDA_PATH")]
@@ -51,11 +61,16 @@ def find_nvcc() -> str | None:
 
 def cuda_archs() -> list[str]:
     """``TUBELETS_CUDA_ARCHS`` as SM numbers: "80;90" (also "8.0 9.0", "80,90a")."""
-    listed = os.environ.get("TUBELETS_CUDA_ARCHS", "80;90")
+    listed = os.environ.get("TUBELETS_CUDA_ARCHS", DEFAULT_CUDA_ARCHS)
     archs = [arch.replace(".", "") for arch in re.split(r"[;,\s]+", listed) if arch]
     if not archs:
         raise OptionError(f"TUBELETS_CUDA_ARCHS={listed!r} lists no architecture")
     return archs
+
+
+def gencode_targets(archs: list[str]) -> list[tuple[str, str]]:
+    """``(virtual, real)`` nvcc targets: a cubin ``sm_XX`` for each arch, PTX of the last."""
+    return [(f"compute_{a}", f"sm_{a}") for a in archs] + [(f"compute_{archs[-1]}",) * 2]
 
 
 def cuda_wanted(nvcc: str | None) -> bool:
@@ -112,10 +127,8 @@ class BuildNative(build_ext):
         output = self.get_ext_fullpath(ext.name)
         if not (self.force or newer_group([*ext.sources, *ext.depends], output)):
             return
-        archs = cuda_archs()
-        # Cubins for each arch, plus PTX of the last one listed so later GPUs can JIT it.
-        gencode = [f"-gencode=arch=compute_{a},code=sm_{a}" for a in archs]
-        gencode.append(f"-gencode=arch=compute_{archs[-1]},code=compute_{archs[-1]}")
+        targets = gencode_targets(cuda_archs())
+        gencode = [f"-gencode=arch={virtual},code={real}" for virtual, real in targets]
         os.makedirs(os.path.dirname(output), exist_ok=True)
         command = [
             nvcc, "-shared", "-o", output, *ext.sources, *gencode,
@@ -136,25 +149,26 @@ def extensions() -> list[Extension]:
 # The Triton kernels live in the top-level kernels/ and install as tubelets.kernels.
 KERNEL_PACKAGES = ["tubelets.kernels", *(f"tubelets.kernels.{p}" for p in find_packages("kernels"))]
 
-VERSION = re.search(r'__version__ = "(.+)"', Path("tubelets/__init__.py").read_text())[1]
+VERSION = re.search(r'__version__ = "(.+)"', (Path(__file__).parent / "tubelets/__init__.py").read_text())[1]
 
-setup(
-    name="tubelets",
-    version=VERSION,
-    description="Tubelet-contrastive video augmentation: fast batched tubelet compositing",
-    python_requires=">=3.10",
-    packages=["tubelets", *find_packages(include=["tubelets.*"]), *KERNEL_PACKAGES],
-    package_dir={"tubelets.kernels": "kernels"},
-    entry_points={"console_scripts": ["tubelets = tubelets.__main__:run"]},
-    ext_modules=extensions(),
-    cmdclass={"build_ext": BuildNative},
-    install_requires=["torch>=2.4", "numpy"],
-    extras_require={
-        "test": [
-            "pytest", "hypothesis", "scipy", "kornia", "opencv-python-headless", "av",
-            "scikit-video", "pillow", "triton", "pybind11", "setuptools",
-        ],
-        "bench": ["opencv-python-headless", "scipy", "kornia", "matplotlib"],
-        "triton": ["triton"],
-    },  # fmt: skip
-)
+if __name__ == "__main__":  # setuptools runs this file as __main__; tests import its functions
+    setup(
+        name="tubelets",
+        version=VERSION,
+        description="Tubelet-contrastive video augmentation: fast batched tubelet compositing",
+        python_requires=">=3.10",
+        packages=["tubelets", *find_packages(include=["tubelets.*"]), *KERNEL_PACKAGES],
+        package_dir={"tubelets.kernels": "kernels"},
+        entry_points={"console_scripts": ["tubelets = tubelets.__main__:run"]},
+        ext_modules=extensions(),
+        cmdclass={"build_ext": BuildNative},
+        install_requires=["torch>=2.4", "numpy"],
+        extras_require={
+            "test": [
+                "pytest", "hypothesis", "scipy", "kornia", "opencv-python-headless", "av",
+                "scikit-video", "pillow", "triton", "pybind11", "setuptools",
+            ],
+            "bench": ["opencv-python-headless", "scipy", "kornia", "matplotlib"],
+            "triton": ["triton"],
+        },  # fmt: skip
+    )

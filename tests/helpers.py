@@ -1,4 +1,8 @@
 """Hand-built tubelets and backend lists shared by the tests."""
+import functools
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -77,3 +81,13 @@ def huge_source_edge(axis: str):
     params = (tubes.inv_affine, tubes.opacity, tubes.frame_boxes(16, 16), tubes.src_box,
               tubes.src_frame, tubes.shape, tubes.softness)
     return canvas, source, params
+
+
+@functools.cache
+def build_script():
+    """``setup.py`` as a module, to test its functions (``setup()`` runs only as ``__main__``)."""
+    path = Path(__file__).resolve().parent.parent / "setup.py"
+    spec = importlib.util.spec_from_file_location("tubelets_build_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
