@@ -5,8 +5,17 @@
   (run Python with ``LD_PRELOAD="$(gcc -print-file-name=libasan.so)
   $(gcc -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0``).
 * ``tubelets._cuda``: the CUDA backend (csrc/composite_cuda.cu + csrc/cuda_module.cpp),
-  built by ``nvcc`` when it is found (on ``PATH`` or in ``$CUDA_HOME/bin``); a GPU is not
-  needed to build. ``TUBELETS_BUILD_CUDA=0/1`` overrides the detection.
+  built by ``nvcc`` when one is found; a GPU is not needed to build.
+  ``TUBELETS_BUILD_CUDA=0/1`` overrides the detection.
+
+Which toolkit: the ``nvcc`` on ``PATH``, in ``$CUDA_HOME/bin``, in ``$CUDA_PATH/bin`` and in
+``/usr/local/cuda*/bin`` are candidates, in that order. When there are several and torch
+is importable at build time (``pip install --no-build-isolation``; pip's default isolated
+build has no torch) and was built with CUDA, the first whose release has the major.minor
+of ``torch.version.cuda`` wins, else the first of its major, else the first candidate.
+The module links cudart statically and needs a driver for its CUDA major version or newer
+(CUDA 12: R525+, CUDA 13: R580+); built with torch's toolkit it needs no newer driver than
+torch does. ``tubelets info`` shows the version it was built with and the driver's.
 
 Architectures: ``TUBELETS_CUDA_ARCHS`` (default :data:`DEFAULT_CUDA_ARCHS`, sm_75 to
 sm_120) lists SM numbers; each gets a cubin and the last also PTX, which later GPUs
@@ -25,9 +34,11 @@ let the compiler vectorise; they change no value).
 """
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
+import subprocess
 import sysconfig
 from pathlib import Path
 
@@ -52,11 +63,60 @@ SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
 DEFAULT_CUDA_ARCHS = "75;80;86;89;90;100;120"
 
 
-def find_nvcc() -> str | None:
-    """Path of ``nvcc`` on ``PATH`` or under ``$CUDA_HOME``/``$CUDA_PATH``, or None."""
+def nvcc_candidates() -> list[str]:
+    """Every ``nvcc`` found, in the order of the module docstring, each toolkit once."""
     homes = [os.environ.get(name) for name in ("CUDA_HOME", "CUDA_PATH")]
     found = [shutil.which("nvcc"), *(shutil.which("nvcc", path=f"{h}/bin") for h in homes if h)]
-    return next((path for path in found if path), None)
+    found += sorted(glob.glob("/usr/local/cuda*/bin/nvcc"))
+    unique: dict[str, str] = {}
+    for path in found:
+        if path and os.access(path, os.X_OK):
+            unique.setdefault(os.path.realpath(path), path)
+    return list(unique.values())
+
+
+def nvcc_release(nvcc: str) -> tuple[int, int] | None:
+    """``(major, minor)`` of the toolkit, from ``nvcc --version`` ("release 13.0, V13.0.88")."""
+    try:
+        report = subprocess.run([nvcc, "--version"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    release = re.search(r"release (\d+)\.(\d+)", report)
+    return (int(release[1]), int(release[2])) if release else None
+
+
+def choose_toolkit(releases: list[tuple[str, tuple[int, int] | None]], torch_cuda: str | None) -> str | None:
+    """The ``nvcc`` to build with among ``(path, release)`` candidates, for a torch built
+    with CUDA ``torch_cuda`` ("12.4"; None for a CPU torch or none): see the module docstring."""
+    if not releases:
+        return None
+    if torch_cuda:
+        major, minor = (int(part) for part in torch_cuda.split(".")[:2])
+        for wanted in (lambda r: r == (major, minor), lambda r: r is not None and r[0] == major):
+            chosen = next((path for path, release in releases if wanted(release)), None)
+            if chosen is not None:
+                return chosen
+    return releases[0][0]
+
+
+def torch_cuda_version() -> str | None:
+    """``torch.version.cuda`` of the torch importable here, if any."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.version.cuda
+
+
+def find_nvcc() -> str | None:
+    """Path of the ``nvcc`` to build with (see the module docstring), or None."""
+    candidates = nvcc_candidates()
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None
+    torch_cuda = torch_cuda_version()
+    if torch_cuda is None:
+        return candidates[0]
+    return choose_toolkit([(path, nvcc_release(path)) for path in candidates], torch_cuda)
 
 
 def cuda_archs() -> list[str]:
