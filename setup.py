@@ -189,9 +189,11 @@ class BuildNative(build_ext):
             return
         targets = gencode_targets(cuda_archs())
         gencode = [f"-gencode=arch={virtual},code={real}" for virtual, real in targets]
+        # tubelets._cuda.archs() reports them; "+" separates, as nvcc splits -D at commas.
+        built_for = "-DTUBELETS_CUDA_ARCHS=" + "+".join(real for _, real in targets)
         os.makedirs(os.path.dirname(output), exist_ok=True)
         command = [
-            nvcc, "-shared", "-o", output, *ext.sources, *gencode,
+            nvcc, "-shared", "-o", output, *ext.sources, *gencode, built_for,
             STANDARD, "-O3", "--fmad=false", "--cudart=static",
             f"-I{pybind11.get_include()}", f"-I{sysconfig.get_paths()['include']}",
             "-Xcompiler=" + ",".join(["-fPIC", *HOST_FLAGS]),

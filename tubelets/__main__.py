@@ -20,12 +20,20 @@ commands:
 
 
 def info() -> None:
-    from . import __version__, ops
+    from . import __version__, cuda_driver, native, ops
 
-    print(f"tubelets {__version__}, torch {torch.__version__}")
+    print(f"tubelets {__version__}, torch {torch.__version__} (CUDA {torch.version.cuda})")
+    cuda_module = None if native._cuda is None else cuda_driver.report(native._cuda)
+    if cuda_module is not None:
+        print(f"CUDA module: {cuda_module}")
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     for device in devices:
         print(f"{device.type} tensors (auto → {ops.resolve_backend('auto', device)}):")
+        if device.type == "cuda" and cuda_module is not None:
+            capability = torch.cuda.get_device_capability(device)
+            image = cuda_driver.kernel_image(cuda_module.archs, capability)
+            print(f"  ({torch.cuda.get_device_name(device)}, sm_{capability[0]}{capability[1]}: "
+                  f"CUDA module kernel {image or 'none'})")
         for backend in ops.BACKENDS:
             reason = ops.unavailable(backend, device)
             print(f"  {backend:<8}{'available' if reason is None else 'unavailable: ' + reason}")
