@@ -1,7 +1,7 @@
 """The Triton compositor (``tubelets.kernels``) against the reference, without a GPU.
 
 Parity runs the kernel in Triton's interpreter on CPU tensors; the build check compiles
-it for sm_80 and sm_90 and reads registers and spills from the cubin. Triton decides
+it for every arch of ``resources.ARCHS`` and reads registers and spills from the cubin. Triton decides
 between interpreter and compiler when ``@triton.jit`` runs, reading ``TRITON_INTERPRET``,
 so both cannot share one import of the kernel. The parity tests load a private copy of
 ``kernels/composite.py`` with the variable set, and the build check compiles in a child
@@ -33,6 +33,7 @@ from tubelets.params import compile_inv_affine, frame_boxes, half_size_of
 
 triton = pytest.importorskip("triton")
 tl = pytest.importorskip("triton.language")
+from tubelets.kernels import resources  # noqa: E402  (needs triton)
 
 DTYPES = (torch.float32, torch.uint8, torch.float16, torch.bfloat16)
 LAYOUTS = ("BCTHW", "BTCHW", "sliced")
@@ -312,7 +313,7 @@ def resource_table() -> list[dict]:
     return json.loads(child.stdout)
 
 
-@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+@pytest.mark.parametrize("arch", [f"sm_{arch}" for arch in resources.ARCHS])
 @pytest.mark.parametrize("dtype", ["uint8", "float16", "bfloat16", "float32"])
 def test_compiles_without_spills(dtype, arch):
     rows = [r for r in resource_table() if r["dtype"] == dtype and r["arch"] == arch]
