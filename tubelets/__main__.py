@@ -1,4 +1,4 @@
-"""``tubelets {demo, info, bench}``, also as ``python -m tubelets``.
+"""``tubelets {demo, info, selftest, bench}``, also as ``python -m tubelets``.
 
 Run from a checkout, prefer the ``tubelets`` command: ``python -m`` puts the current folder
 first on ``sys.path``, so inside the repository it imports the source tree, which lacks
@@ -13,9 +13,10 @@ import torch
 USAGE = """usage: tubelets COMMAND [ARGS]
 
 commands:
-  demo   a positive pair from two real clips: writes pair.png and pair.gif, prints timings
-  info   which compositing backends were built, and why not
-  bench  benchmarks against the paper's per-clip pipeline and batched grid_sample
+  demo      a positive pair from two real clips: writes pair.png and pair.gif, prints timings
+  info      which compositing backends were built, and why not
+  selftest  every backend against the reference here, then timings (--help for options)
+  bench     benchmarks against the paper's per-clip pipeline and batched grid_sample
 """
 
 
@@ -40,7 +41,7 @@ def info() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "info", "bench"):
+    if not argv or argv[0] not in ("demo", "info", "selftest", "bench"):
         print(USAGE, file=sys.stderr)
         return 2
     command, args = argv[0], argv[1:]
@@ -49,6 +50,9 @@ def main(argv: list[str]) -> int:
         demo(args)
     elif command == "info":
         info()
+    elif command == "selftest":
+        from .selftest import main as selftest
+        return selftest(args)
     else:
         return _bench(args)
     return 0

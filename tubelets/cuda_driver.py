@@ -100,3 +100,12 @@ def report(module: ModuleType) -> ModuleReport:
     """:class:`ModuleReport` of a loaded ``tubelets._cuda``."""
     runtime, driver = module.runtime_version(), module.driver_version()
     return ModuleReport(tuple(module.archs()), runtime, driver, driver_problem(runtime, driver))
+
+
+def installed() -> ModuleReport | None:
+    """:class:`ModuleReport` of the installed ``tubelets._cuda``, ``None`` if it does not import."""
+    try:
+        from . import _cuda
+    except ImportError:
+        return None
+    return report(_cuda)
