@@ -35,7 +35,7 @@ std::vector<std::string> built_archs() {
 }
 
 // The CUDA version the driver supports, 1000 * major + 10 * minor; 0 without a driver.
-// Creates no context and needs no cuInit, so it is safe before a fork.
+// Only asks the driver library for its version: no device or context is initialised.
 int driver_version() {
   int version = 0;
   if (cudaDriverGetVersion(&version) != cudaSuccess) return 0;

@@ -296,11 +296,14 @@ def driver_check(device: torch.device) -> str:
     return f"{report}; sm_{capability[0]}{capability[1]} runs {image}"
 
 
-def plan(device: torch.device, quick: bool) -> tuple[list[tuple[str, Callable[[], str]]], list[str], list]:
+Checks = list[tuple[str, Callable[[], str]]]  # (name, check returning what it found)
+
+
+def plan(device: torch.device, quick: bool) -> tuple[Checks, list[str], Checks]:
     """``(checks, backends, late checks)``: named checks, the backends they compare with the
     reference, and checks to run after the benchmark (a failed capture may upset the device)."""
     backends = [b for b in ops.BACKENDS if b != "torch" and ops.unavailable(b, device) is None]
-    checks: list[tuple[str, Callable[[], str]]] = []
+    checks: Checks = []
     for backend in ops.BACKENDS:
         if backend != "torch" and backend not in backends:
             reason = ops.unavailable(backend, device)
@@ -326,7 +329,7 @@ def plan(device: torch.device, quick: bool) -> tuple[list[tuple[str, Callable[[]
         compiler = "aot_eager" if quick else "inductor"
         checks.append((f"{backend}: torch.compile(overlay)", lambda b=backend: compiled_overlay(b, device, compiler)))
     checks.append(("CUDA module: driver check", lambda: driver_check(device)))
-    late = []
+    late: Checks = []
     if device.type == "cuda":
         late = [(f"{b}: CUDA graph of an overlay call", lambda b=b: graph_capture(b, device)) for b in backends]
     return checks, backends, late
