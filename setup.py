@@ -6,9 +6,23 @@
   (run Python with ``LD_PRELOAD="$(gcc -print-file-name=libasan.so)
   $(gcc -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0``).
 * ``tubelets._cuda``: the CUDA backend (csrc/composite_cuda.cu + csrc/cuda_module.cpp),
-  built by ``nvcc`` when it is found (on ``PATH`` or in ``$CUDA_HOME/bin``); a GPU is not
-  needed to build. ``TUBELETS_BUILD_CUDA=0/1`` overrides the detection and
-  ``TUBELETS_CUDA_ARCHS`` (default ``80;90``) lists the SM architectures.
+  built by ``nvcc`` when one is found; a GPU is not needed to build.
+  ``TUBELETS_BUILD_CUDA=0/1`` overrides the detection.
+
+Which toolkit: the ``nvcc`` on ``PATH``, in ``$CUDA_HOME/bin``, in ``$CUDA_PATH/bin`` and in
+``/usr/local/cuda*/bin`` are candidates, in that order. When there are several and torch
+is importable at build time (``pip install --no-build-isolation``; pip's default isolated
+build has no torch) and was built with CUDA, the first whose release has the major.minor
+of ``torch.version.cuda`` wins, else the first of its major, else the first candidate.
+The module links cudart statically and needs a driver for its CUDA major version or newer
+(CUDA 12: R525+, CUDA 13: R580+); built with torch's toolkit it needs no newer driver than
+torch does. ``tubelets info`` shows the version it was built with and the driver's.
+
+Architectures: ``TUBELETS_CUDA_ARCHS`` (default :data:`DEFAULT_CUDA_ARCHS`, sm_75 to
+sm_120) lists SM numbers; each gets a cubin and the last also PTX, which later GPUs
+compile when the module loads. A cubin serves its own and later minors of one major
+(sm_80: also sm_86, sm_87, sm_89; sm_100: sm_103; sm_120: sm_121). CUDA 13 builds
+nothing below sm_75 (V100, sm_70, needs a CUDA 12 toolkit and ``TUBELETS_CUDA_ARCHS``).
 
 Neither module links libtorch (the bindings take data pointers, sizes and strides as
 integers), so one build serves any torch; cudart is linked statically. A module that fails
@@ -21,9 +35,11 @@ let the compiler vectorise; they change no value).
 """
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
+import subprocess
 import sysconfig
 from pathlib import Path
 
@@ -43,20 +59,79 @@ CPU_FLAGS = ["-fno-trapping-math", "-fno-math-errno"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
 
 
-def find_nvcc() -> str | None:
-    """Path of ``nvcc`` on ``PATH`` or under ``$CUDA_HOME``/``$CUDA_PATH``, or None."""
+# T4 and RTX 20 (75), A100 (80), RTX 30 (86), L4 and RTX 40 (89), H100 (90), B200 (100),
+# RTX 50 (120), PTX of the last for later GPUs.
+DEFAULT_CUDA_ARCHS = "75;80;86;89;90;100;120"
+
+
+def nvcc_candidates() -> list[str]:
+    """Every ``nvcc`` found, in the order of the module docstring, each toolkit once."""
     homes = [os.environ.get(name) for name in ("CUDA_HOME", "CUDA_PATH")]
     found = [shutil.which("nvcc"), *(shutil.which("nvcc", path=f"{h}/bin") for h in homes if h)]
-    return next((path for path in found if path), None)
+    found += sorted(glob.glob("/usr/local/cuda*/bin/nvcc"))
+    unique: dict[str, str] = {}
+    for path in found:
+        if path and os.access(path, os.X_OK):
+            unique.setdefault(os.path.realpath(path), path)
+    return list(unique.values())
+
+
+def nvcc_release(nvcc: str) -> tuple[int, int] | None:
+    """``(major, minor)`` of the toolkit, from ``nvcc --version`` ("release 13.0, V13.0.88")."""
+    try:
+        report = subprocess.run([nvcc, "--version"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    release = re.search(r"release (\d+)\.(\d+)", report)
+    return (int(release[1]), int(release[2])) if release else None
+
+
+def choose_toolkit(releases: list[tuple[str, tuple[int, int] | None]], torch_cuda: str | None) -> str | None:
+    """The ``nvcc`` to build with among ``(path, release)`` candidates, for a torch built
+    with CUDA ``torch_cuda`` ("12.4"; None for a CPU torch or none): see the module docstring."""
+    if not releases:
+        return None
+    if torch_cuda:
+        major, minor = (int(part) for part in torch_cuda.split(".")[:2])
+        for wanted in (lambda r: r == (major, minor), lambda r: r is not None and r[0] == major):
+            chosen = next((path for path, release in releases if wanted(release)), None)
+            if chosen is not None:
+                return chosen
+    return releases[0][0]
+
+
+def torch_cuda_version() -> str | None:
+    """``torch.version.cuda`` of the torch importable here, if any."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.version.cuda
+
+
+def find_nvcc() -> str | None:
+    """Path of the ``nvcc`` to build with (see the module docstring), or None."""
+    candidates = nvcc_candidates()
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None
+    torch_cuda = torch_cuda_version()
+    if torch_cuda is None:
+        return candidates[0]
+    return choose_toolkit([(path, nvcc_release(path)) for path in candidates], torch_cuda)
 
 
 def cuda_archs() -> list[str]:
     """``TUBELETS_CUDA_ARCHS`` as SM numbers: "80;90" (also "8.0 9.0", "80,90a")."""
-    listed = os.environ.get("TUBELETS_CUDA_ARCHS", "80;90")
+    listed = os.environ.get("TUBELETS_CUDA_ARCHS", DEFAULT_CUDA_ARCHS)
     archs = [arch.replace(".", "") for arch in re.split(r"[;,\s]+", listed) if arch]
     if not archs:
         raise OptionError(f"TUBELETS_CUDA_ARCHS={listed!r} lists no architecture")
     return archs
+
+
+def gencode_targets(archs: list[str]) -> list[tuple[str, str]]:
+    """``(virtual, real)`` nvcc targets: a cubin ``sm_XX`` for each arch, PTX of the last."""
+    return [(f"compute_{a}", f"sm_{a}") for a in archs] + [(f"compute_{archs[-1]}",) * 2]
 
 
 def cuda_wanted(nvcc: str | None) -> bool:
@@ -113,13 +188,13 @@ class BuildNative(build_ext):
         output = self.get_ext_fullpath(ext.name)
         if not (self.force or newer_group([*ext.sources, *ext.depends], output)):
             return
-        archs = cuda_archs()
-        # Cubins for each arch, plus PTX of the last one listed so later GPUs can JIT it.
-        gencode = [f"-gencode=arch=compute_{a},code=sm_{a}" for a in archs]
-        gencode.append(f"-gencode=arch=compute_{archs[-1]},code=compute_{archs[-1]}")
+        targets = gencode_targets(cuda_archs())
+        gencode = [f"-gencode=arch={virtual},code={real}" for virtual, real in targets]
+        # tubelets._cuda.archs() reports them; "+" separates, as nvcc splits -D at commas.
+        built_for = "-DTUBELETS_CUDA_ARCHS=" + "+".join(real for _, real in targets)
         os.makedirs(os.path.dirname(output), exist_ok=True)
         command = [
-            nvcc, "-shared", "-o", output, *ext.sources, *gencode,
+            nvcc, "-shared", "-o", output, *ext.sources, *gencode, built_for,
             STANDARD, "-O3", "--fmad=false", "--cudart=static",
             f"-I{pybind11.get_include()}", f"-I{sysconfig.get_paths()['include']}",
             "-Xcompiler=" + ",".join(["-fPIC", *HOST_FLAGS]),
@@ -137,25 +212,26 @@ def extensions() -> list[Extension]:
 # The Triton kernels live in the top-level kernels/ and install as tubelets.kernels.
 KERNEL_PACKAGES = ["tubelets.kernels", *(f"tubelets.kernels.{p}" for p in find_packages("kernels"))]
 
-VERSION = re.search(r'__version__ = "(.+)"', Path("tubelets/__init__.py").read_text())[1]
+VERSION = re.search(r'__version__ = "(.+)"', (Path(__file__).parent / "tubelets/__init__.py").read_text())[1]
 
-setup(
-    name="tubelets",
-    version=VERSION,
-    description="Tubelet-contrastive video augmentation: fast batched tubelet compositing",
-    python_requires=">=3.10",
-    packages=["tubelets", *find_packages(include=["tubelets.*"]), *KERNEL_PACKAGES],
-    package_dir={"tubelets.kernels": "kernels"},
-    entry_points={"console_scripts": ["tubelets = tubelets.__main__:run"]},
-    ext_modules=extensions(),
-    cmdclass={"build_ext": BuildNative},
-    install_requires=["torch>=2.4", "numpy"],
-    extras_require={
-        "test": [
-            "pytest", "hypothesis", "scipy", "kornia", "opencv-python-headless", "av",
-            "scikit-video", "pillow", "triton", "pybind11", "setuptools",
-        ],
-        "bench": ["opencv-python-headless", "scipy", "kornia", "matplotlib"],
-        "triton": ["triton"],
-    },  # fmt: skip
-)
+if __name__ == "__main__":  # setuptools runs this file as __main__; tests import its functions
+    setup(
+        name="tubelets",
+        version=VERSION,
+        description="Tubelet-contrastive video augmentation: fast batched tubelet compositing",
+        python_requires=">=3.10",
+        packages=["tubelets", *find_packages(include=["tubelets.*"]), *KERNEL_PACKAGES],
+        package_dir={"tubelets.kernels": "kernels"},
+        entry_points={"console_scripts": ["tubelets = tubelets.__main__:run"]},
+        ext_modules=extensions(),
+        cmdclass={"build_ext": BuildNative},
+        install_requires=["torch>=2.4", "numpy"],
+        extras_require={
+            "test": [
+                "pytest", "hypothesis", "scipy", "kornia", "opencv-python-headless", "av",
+                "scikit-video", "pillow", "triton", "pybind11", "setuptools",
+            ],
+            "bench": ["opencv-python-headless", "scipy", "kornia", "matplotlib"],
+            "triton": ["triton"],
+        },  # fmt: skip
+    )

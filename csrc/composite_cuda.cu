@@ -5,6 +5,7 @@
 // place), then paints the tubelets whose box holds it. A block first computes the
 // union of the tubelets' boxes in its frame, from the same few (cached, warp-uniform)
 // loads in every thread; a tile that misses it only copies.
+#include <cuda.h>  // driver API types only: the functions come from the runtime
 #include <cuda_runtime.h>
 
 #include <climits>
@@ -21,8 +22,15 @@ namespace {
 constexpr int kTileWidth = 32;
 constexpr int kTileHeight = 8;
 // At least 4 resident blocks per SM caps registers at 64 per thread. With the
-// block size alone, ptxas chose 40 registers for uint8 and spilled.
+// block size alone, ptxas chose 40 registers for uint8 and spilled (sm_80/sm_90).
+// On sm_120 and later (CUDA 13.0) that cap spills 148-152 bytes per thread, while
+// the block size alone gives 60-88 registers and no spill: no minimum there.
 constexpr int kMinBlocksPerSM = 4;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 1200
+#define TUBELETS_PAINT_BOUNDS __launch_bounds__(kTileWidth * kTileHeight)
+#else
+#define TUBELETS_PAINT_BOUNDS __launch_bounds__(kTileWidth * kTileHeight, kMinBlocksPerSM)
+#endif
 
 __device__ Box union_box(const PaintArgs& args, int64_t b, int64_t t) {
   Box all{INT64_MAX, INT64_MAX, INT64_MIN, INT64_MIN};
@@ -48,8 +56,7 @@ __device__ void copy_pixel(const PaintArgs& args, int64_t b, int64_t t, int64_t 
 }
 
 template <typename scalar_t>
-__global__ void __launch_bounds__(kTileWidth * kTileHeight, kMinBlocksPerSM)
-    paint_kernel(const PaintArgs args) {
+__global__ void TUBELETS_PAINT_BOUNDS paint_kernel(const PaintArgs args) {
   // The host checked that B·T fits the grid's 32-bit x: divide in 32 bits.
   const unsigned frames = unsigned(args.size[2]);
   const int64_t b = blockIdx.x / frames, t = blockIdx.x % frames;
@@ -75,19 +82,61 @@ void check(cudaError_t status, const char* what) {
   }
 }
 
-// Makes `device` current for the launch and restores the caller's device after.
+// Makes `device` current for the launch, and the caller's device current again after,
+// by the rule of c10's CUDA guard (ExchangeDevice, then MaybeSetDevice): switch only if
+// the devices differ, and switch back only to a device whose primary context is already
+// active. Since CUDA 12 cudaSetDevice creates the primary context (hundreds of MB) of the
+// device it makes current, and a thread that never chose a device reports device 0, so a
+// plain restore would create a context on GPU 0 in a process that only uses GPU 1. Where
+// the previous device has no context nothing on this thread has used it, and the launch's
+// device stays current, as torch leaves it. cudaGetDevice creates no context.
 class DeviceGuard {
  public:
   explicit DeviceGuard(int device) {
     check(cudaGetDevice(&previous_), "cudaGetDevice");
-    if (previous_ != device) check(cudaSetDevice(device), "cudaSetDevice");
+    if (previous_ != device) {
+      check(cudaSetDevice(device), "cudaSetDevice");
+      switched_ = true;
+    }
   }
-  ~DeviceGuard() { cudaSetDevice(previous_); }
+  ~DeviceGuard() {
+    if (switched_ && has_primary_context(previous_)) cudaSetDevice(previous_);
+  }
   DeviceGuard(const DeviceGuard&) = delete;
   DeviceGuard& operator=(const DeviceGuard&) = delete;
 
  private:
+  // The driver's cuDevicePrimaryCtxGetState, reached through the runtime so that the
+  // module needs no libcuda at link time; runtime and driver number devices alike. False
+  // when the driver cannot tell: at worst the launch's device stays current.
+  static bool has_primary_context(int device) {
+    using GetState = CUresult (*)(CUdevice, unsigned int*, int*);
+    static const GetState get_state = [] {
+      void* function = nullptr;
+#if CUDART_VERSION >= 12000
+      cudaDriverEntryPointQueryResult found{};
+#if CUDART_VERSION >= 12050  // cudaGetDriverEntryPoint is deprecated from here on
+      const cudaError_t status = cudaGetDriverEntryPointByVersion(
+          "cuDevicePrimaryCtxGetState", &function, 7000, cudaEnableDefault, &found);
+#else
+      const cudaError_t status = cudaGetDriverEntryPoint(
+          "cuDevicePrimaryCtxGetState", &function, cudaEnableDefault, &found);
+#endif
+      const bool usable = status == cudaSuccess && found == cudaDriverEntryPointSuccess;
+#else  // CUDA 11.3 to 11.8: no query result
+      const bool usable = cudaGetDriverEntryPoint("cuDevicePrimaryCtxGetState", &function,
+                                                  cudaEnableDefault) == cudaSuccess;
+#endif
+      return usable ? reinterpret_cast<GetState>(function) : nullptr;
+    }();
+    unsigned int flags = 0;
+    int active = 0;  // the driver may leave it unset for an inactive context
+    return get_state != nullptr && get_state(device, &flags, &active) == CUDA_SUCCESS &&
+           active == 1;
+  }
+
   int previous_ = 0;
+  bool switched_ = false;
 };
 
 }  // namespace

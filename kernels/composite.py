@@ -36,8 +36,12 @@ def _quantise(value, dtype: tl.constexpr):
         return value.to(tl.float16).to(tl.float32)
     elif dtype == tl.bfloat16:
         # Round to nearest even on the bits: the interpreter truncates float32 → bfloat16.
+        # A NaN keeps its top bits and is quieted, (bits >> 16) | 0x40, as in csrc/composite.h:
+        # rounding would carry a full mantissa (a GPU's NaN 0x7FFFFFFF) into -0.0 (0x8000).
         bits = value.to(tl.uint32, bitcast=True)
-        bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+        nan = (bits & 0x7FFFFFFF) > 0x7F800000
+        rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+        bits = tl.where(nan, (bits >> 16) | 0x40, rounded) << 16
         return bits.to(tl.float32, bitcast=True)
     else:
         return value
@@ -64,17 +68,18 @@ def _source_axis(u, first, last, size):
     """Bilinear taps along one axis of the crop ``[first, last]`` of a source axis of ``size``.
 
     Returns ``(i0, i1, frac)``: the two pixel indices (int32) and the weight of ``i1``.
-    ``tl.minimum``/``tl.maximum`` drop NaN like C's ``fminf``/``fmaxf``, so the index is
-    always inside the crop, and the crop is clamped to the frame.
+    ``tl.minimum``/``tl.maximum`` drop NaN like C's ``fminf``/``fmaxf``, and the crop is
+    clamped to the frame. The indices are clamped as integers too, as in csrc/composite.h:
+    past 2**24 ``high`` may round up in float32, and ``floor(s)`` with it, past the crop and
+    the source; memory safety must not rest on float rounding.
     """
     low = tl.minimum(tl.maximum(first, 0), size - 1)
     high = tl.minimum(tl.maximum(last, 0), size - 1)
     centre = (first + last).to(tl.float32) * 0.5
     half = (last - first + 1).to(tl.float32) * 0.5
     s = tl.minimum(tl.maximum(centre + u * half, low.to(tl.float32)), high.to(tl.float32))
-    s0 = tl.floor(s)
-    i0 = s0.to(tl.int32)
-    return i0, tl.minimum(i0 + 1, high), s - s0
+    i0 = tl.minimum(tl.floor(s).to(tl.int32), high)
+    return i0, tl.minimum(i0 + 1, high), s - i0.to(tl.float32)
 
 
 @triton.jit

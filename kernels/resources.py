@@ -19,7 +19,9 @@ from triton.compiler import ASTSource
 from . import composite
 
 POINTER_TYPES = {torch.uint8: "*u8", torch.float16: "*fp16", torch.bfloat16: "*bf16", torch.float32: "*fp32"}
-ARCHS = (80, 90)  # A100, H100; Triton compiles 90 as sm_90a
+# V100 (70; Triton's own ptxas still builds it, CUDA 13's nvcc does not), T4 (75), A100 (80),
+# RTX 30 (86), L4 (89), H100 (90), B200 (100), RTX 50 (120); Triton compiles 90 and up as sm_XXa.
+ARCHS = (70, 75, 80, 86, 89, 90, 100, 120)
 COPIES = (1, 2)  # one clip, or both clips of a positive pair
 
 _PARAMETER_TYPES = {

@@ -1,4 +1,8 @@
 """Hand-built tubelets and backend lists shared by the tests."""
+import functools
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -52,3 +56,44 @@ def bits(tensor: torch.Tensor) -> torch.Tensor:
     """The raw bits of ``tensor`` as integers, so that equality is exact, NaN included."""
     integer = {1: torch.uint8, 2: torch.int16, 4: torch.int32}[tensor.element_size()]
     return tensor.contiguous().view(integer)
+
+
+SENTINEL = 255
+
+
+def huge_source_edge(axis: str):
+    """``(canvas, source, params)``: a patch cut from the last 3 columns (``axis="x"``) or
+    rows (``"y"``) of a uint8 source 2**24 + 4 pixels across (or down) and 2 the other way.
+
+    There the crop's last index 2**24 + 3 rounds up to 2**24 + 4 in float32, one past the
+    source; the source is a view of a buffer whose next column (row) holds ``SENTINEL``, so
+    such a read stays in memory and shows in the result. The source's own pixels are < 200.
+    """
+    long, short = 2**24 + 4, 2
+    if axis == "x":
+        buffer = torch.full((1, 1, 1, short, long + 1), SENTINEL, dtype=torch.uint8)
+        source = buffer[..., :long]
+        src_box = [[[long - 3, 0, long - 1, short - 1]]]
+        scales = [4.0, 2.0]  # the patch spans 12 × 8 canvas pixels
+    else:
+        buffer = torch.full((1, 1, 1, long + 1, short), SENTINEL, dtype=torch.uint8)
+        source = buffer[..., :long, :]
+        src_box = [[[0, long - 3, short - 1, long - 1]]]
+        scales = [2.0, 4.0]
+    source.copy_(torch.arange(long, dtype=torch.int64).remainder(199).to(torch.uint8).view(
+        (1, 1, 1, 1, long) if axis == "x" else (1, 1, 1, long, 1)))
+    tubes = hand_tubelets(src_box, [[[[8.0, 8.0]]]], scales=scales)
+    canvas = torch.zeros(1, 1, 1, 1, 16, 16, dtype=torch.uint8)
+    params = (tubes.inv_affine, tubes.opacity, tubes.frame_boxes(16, 16), tubes.src_box,
+              tubes.src_frame, tubes.shape, tubes.softness)
+    return canvas, source, params
+
+
+@functools.cache
+def build_script():
+    """``setup.py`` as a module, to test its functions (``setup()`` runs only as ``__main__``)."""
+    path = Path(__file__).resolve().parent.parent / "setup.py"
+    spec = importlib.util.spec_from_file_location("tubelets_build_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

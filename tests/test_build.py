@@ -48,3 +48,47 @@ def test_kernels_are_installed_inside_the_package(tmp_path):
                  for p in (tmp_path / "tubelets").rglob("*.py")}
     sources = {p.relative_to(ROOT / "kernels").as_posix() for p in (ROOT / "kernels").rglob("*.py")}
     assert {f"kernels/{name}" for name in sources} <= installed
+
+
+@pytest.fixture
+def build():
+    pytest.importorskip("pybind11", reason="setup.py needs its build requirements")
+    from helpers import build_script
+    return build_script()
+
+
+TOOLKITS = [("/usr/bin/nvcc", (13, 0)), ("/usr/local/cuda-12.1/bin/nvcc", (12, 1)),
+            ("/usr/local/cuda-12.4/bin/nvcc", (12, 4)), ("/usr/local/cuda-11.8/bin/nvcc", (11, 8))]
+
+
+@pytest.mark.parametrize("torch_cuda, chosen", [
+    ("12.4", "/usr/local/cuda-12.4/bin/nvcc"),  # torch's major.minor, wherever it comes
+    ("11.8", "/usr/local/cuda-11.8/bin/nvcc"),
+    ("12.6", "/usr/local/cuda-12.1/bin/nvcc"),  # none of 12.6: the first of CUDA 12
+    ("12.4.1", "/usr/local/cuda-12.4/bin/nvcc"),
+    ("10.2", "/usr/bin/nvcc"),  # nothing of its major: the first candidate
+    (None, "/usr/bin/nvcc"),  # a CPU torch, or none at build time
+])
+def test_toolkit_matching_torch_is_chosen(build, torch_cuda, chosen):
+    assert build.choose_toolkit(TOOLKITS, torch_cuda) == chosen
+
+
+def test_toolkit_of_unknown_release_is_only_a_fallback(build):
+    candidates = [("/opt/odd/nvcc", None), ("/usr/local/cuda-12.4/bin/nvcc", (12, 4))]
+    assert build.choose_toolkit(candidates, "12.4") == "/usr/local/cuda-12.4/bin/nvcc"
+    assert build.choose_toolkit(candidates, "13.0") == "/opt/odd/nvcc"
+    assert build.choose_toolkit([], "12.4") is None
+
+
+def test_nvcc_release_is_read_from_its_version_report(build, tmp_path):
+    fake = tmp_path / "nvcc"
+    fake.write_text("#!/bin/sh\necho 'Cuda compilation tools, release 12.4, V12.4.131'\n")
+    fake.chmod(0o755)
+    assert build.nvcc_release(str(fake)) == (12, 4)
+    assert build.nvcc_release(str(tmp_path / "missing")) is None
+
+
+def test_gencode_has_a_cubin_per_arch_and_ptx_of_the_last(build, monkeypatch):
+    monkeypatch.setenv("TUBELETS_CUDA_ARCHS", "8.0;90a")
+    assert build.gencode_targets(build.cuda_archs()) == [
+        ("compute_80", "sm_80"), ("compute_90a", "sm_90a"), ("compute_90a", "compute_90a")]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import cpu_backends, hand_tubelets
+from helpers import SENTINEL, cpu_backends, hand_tubelets, huge_source_edge
 from tubelets import composite
 
 BACKENDS = cpu_backends()
@@ -116,3 +116,19 @@ def test_scale_two_doubles_the_patch(backend):
     out = composite(video, source, tubes, backend=backend)[0, 0, 0]
     rows, cols = torch.nonzero(out, as_tuple=True)
     assert (cols.max() - cols.min() + 1, rows.max() - rows.min() + 1) == (11, 15)
+
+
+@pytest.mark.parametrize("axis", ["x", "y"])
+def test_huge_source_edge_matches_cpp(axis):
+    """A crop ending at the last column (row) of a source 2**24 + 4 pixels across: the index
+    stays in the crop although the crop's end rounds up in float32, as in the C++ backend."""
+    from tubelets import native, reference
+
+    if native._C is None:
+        pytest.skip(native.CPU_UNAVAILABLE)
+    canvas, source, params = huge_source_edge(axis)
+    expected, actual = canvas.clone(), canvas.clone()
+    native.paint_cpu_(expected, source, *params)
+    assert expected.any() and expected.max() < SENTINEL - 56  # painted, from the source's pixels
+    reference.paint_(actual, source, *params)
+    assert torch.equal(actual, expected)

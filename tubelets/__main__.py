@@ -1,4 +1,4 @@
-"""``tubelets {demo, info, bench}``, also as ``python -m tubelets``.
+"""``tubelets {demo, info, selftest, bench}``, also as ``python -m tubelets``.
 
 Run from a checkout, prefer the ``tubelets`` command: ``python -m`` puts the current folder
 first on ``sys.path``, so inside the repository it imports the source tree, which lacks
@@ -13,26 +13,35 @@ import torch
 USAGE = """usage: tubelets COMMAND [ARGS]
 
 commands:
-  demo   a positive pair from two real clips: writes pair.png and pair.gif, prints timings
-  info   which compositing backends were built, and why not
-  bench  benchmarks against the paper's per-clip pipeline and batched grid_sample
+  demo      a positive pair from two real clips: writes pair.png and pair.gif, prints timings
+  info      which compositing backends were built, and why not
+  selftest  every backend against the reference here, then timings (--help for options)
+  bench     benchmarks against the paper's per-clip pipeline and batched grid_sample
 """
 
 
 def info() -> None:
-    from . import __version__, ops
+    from . import __version__, cuda_driver, native, ops
 
-    print(f"tubelets {__version__}, torch {torch.__version__}")
+    print(f"tubelets {__version__}, torch {torch.__version__} (CUDA {torch.version.cuda})")
+    cuda_module = None if native._cuda is None else cuda_driver.report(native._cuda)
+    if cuda_module is not None:
+        print(f"CUDA module: {cuda_module}")
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     for device in devices:
         print(f"{device.type} tensors (auto → {ops.resolve_backend('auto', device)}):")
+        if device.type == "cuda" and cuda_module is not None:
+            capability = torch.cuda.get_device_capability(device)
+            image = cuda_driver.kernel_image(cuda_module.archs, capability)
+            print(f"  ({torch.cuda.get_device_name(device)}, sm_{capability[0]}{capability[1]}: "
+                  f"CUDA module kernel {image or 'none'})")
         for backend in ops.BACKENDS:
             reason = ops.unavailable(backend, device)
             print(f"  {backend:<8}{'available' if reason is None else 'unavailable: ' + reason}")
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "info", "bench"):
+    if not argv or argv[0] not in ("demo", "info", "selftest", "bench"):
         print(USAGE, file=sys.stderr)
         return 2
     command, args = argv[0], argv[1:]
@@ -41,6 +50,9 @@ def main(argv: list[str]) -> int:
         demo(args)
     elif command == "info":
         info()
+    elif command == "selftest":
+        from .selftest import main as selftest
+        return selftest(args)
     else:
         return _bench(args)
     return 0

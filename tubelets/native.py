@@ -1,7 +1,8 @@
 """The compiled backends: ``tubelets._C`` (C++/OpenMP, CPU) and ``tubelets._cuda`` (CUDA).
 
 Both are optional (see ``setup.py``). ``CPU_UNAVAILABLE`` and ``CUDA_UNAVAILABLE`` are
-``None`` when the module loaded, else the reason. A module that was built but does not
+``None`` when the module loaded (for CUDA: and this machine's driver runs it, see
+:mod:`tubelets.cuda_driver`), else the reason. A module that was built but does not
 load warns once, at import; one that was simply not built (no ``nvcc``, say) stays quiet.
 
 :func:`paint_cpu_` and :func:`paint_cuda_` have exactly the contract of
@@ -43,6 +44,10 @@ _cuda, CUDA_UNAVAILABLE = _load(
     "tubelets._cuda was not built: nvcc was not found at install time, "
     "TUBELETS_BUILD_CUDA=0 was set, or the build failed (`pip install -v` shows the build log)",
 )
+if _cuda is not None:  # it imports on any machine, but runs only on a driver for its CUDA
+    from .cuda_driver import report
+
+    CUDA_UNAVAILABLE = report(_cuda).problem
 
 _PARAM_DTYPES = (torch.float32, torch.float32, torch.int32, torch.int32, torch.int32, torch.float32)
 

@@ -153,12 +153,13 @@ def _bilinear(patches, src_frame, src_box, u) -> torch.Tensor:
     centre_y = (box[..., 1] + box[..., 3]).float() * 0.5
     half_x = (box[..., 2] - box[..., 0] + 1).float() * 0.5
     half_y = (box[..., 3] - box[..., 1] + 1).float() * 0.5
-    # fmax/fmin drop NaN like C's fmaxf/fminf, so an index is always inside the crop.
+    # fmax/fmin drop NaN like C's fmaxf/fminf. The indices are clamped as integers too:
+    # past 2**24, x_hi.float() may round up, and floor(sx) with it, past the crop.
     sx = torch.fmin(torch.fmax(centre_x + ux * half_x, x_lo.float()), x_hi.float())
     sy = torch.fmin(torch.fmax(centre_y + uy * half_y, y_lo.float()), y_hi.float())
-    fx0, fy0 = torch.floor(sx), torch.floor(sy)
-    fx, fy = (sx - fx0)[..., None], (sy - fy0)[..., None]
-    x0, y0 = fx0.long(), fy0.long()
+    x0 = torch.minimum(torch.floor(sx).long(), x_hi)
+    y0 = torch.minimum(torch.floor(sy).long(), y_hi)
+    fx, fy = (sx - x0.float())[..., None], (sy - y0.float())[..., None]
     x1, y1 = torch.minimum(x0 + 1, x_hi), torch.minimum(y0 + 1, y_hi)
     b = torch.arange(patches.shape[0], device=patches.device).view(-1, 1, 1, 1)
     f = src_frame.view(-1, 1, 1, 1).long()
