@@ -1,10 +1,10 @@
 """Triton compositor: ``outs[p] = ins[p]`` with tubelets painted on, like :func:`tubelets.reference.paint_`.
 
-One program owns one ``BLOCK_H × BLOCK_W`` tile of one frame ``(b, t)``, for one or two
-copies (both clips of a pair) and every channel, so no pixel is written by two programs
+One program owns one ``BLOCK_H × BLOCK_W`` tile of one frame ``(b, t)`` of one output, for
+every channel, so no pixel is written by two programs
 and each output pixel is written once. The grid covers whole frames: a program reads its
-tile of the inputs, paints the tubelets whose box (computed here from the map, as
-:func:`tubelets.params.frame_boxes` does) meets it, and writes the tile, so the host never
+tile of the inputs, paints the tubelets whose box (computed here from the map, a little
+wider than :func:`tubelets.params.frame_boxes`) meets it, and writes the tile, so the host never
 reads the parameters. Pixels no tubelet shows on (alpha > 0) keep their bits; painting in
 place, only painted pixels are written.
 
@@ -84,22 +84,29 @@ def _source_axis(u, first, last, size):
 
 @triton.jit
 def _frame_box(inv_affine_ptr, H, W):
-    """``(x0, y0, x1, y1)`` int32 box of one patch clipped to the frame, in float64 like
-    :func:`tubelets.params.frame_boxes`; empty (``x1 < x0``) off the frame."""
-    a = tl.load(inv_affine_ptr + 0).to(tl.float64)
-    b = tl.load(inv_affine_ptr + 1).to(tl.float64)
-    c = tl.load(inv_affine_ptr + 2).to(tl.float64)
-    d = tl.load(inv_affine_ptr + 3).to(tl.float64)
-    e = tl.load(inv_affine_ptr + 4).to(tl.float64)
-    f = tl.load(inv_affine_ptr + 5).to(tl.float64)
+    """``(x0, y0, x1, y1)`` int32 box of one patch clipped to the frame; empty (``x1 < x0``)
+    off the frame. :func:`tubelets.params.frame_boxes` in float32 (float64 division needs a
+    stack frame on the GPU), widened by a margin far above float32's error in it: a box only
+    has to hold the patch, since the per-pixel test decides."""
+    a = tl.load(inv_affine_ptr + 0)
+    b = tl.load(inv_affine_ptr + 1)
+    c = tl.load(inv_affine_ptr + 2)
+    d = tl.load(inv_affine_ptr + 3)
+    e = tl.load(inv_affine_ptr + 4)
+    f = tl.load(inv_affine_ptr + 5)
     det = a * e - b * d
-    f00, f01, f10, f11 = e / det, -b / det, -d / det, a / det
+    inverse = 1.0 / det
+    f00, f01, f10, f11 = e * inverse, -b * inverse, -d * inverse, a * inverse
     centre_x = -(f00 * c + f01 * f)
     centre_y = -(f10 * c + f11 * f)
+    margin_x = tl.abs(f00 * c) + tl.abs(f01 * f)
+    margin_y = tl.abs(f10 * c) + tl.abs(f11 * f)
     extent_x = tl.abs(f00) + tl.abs(f01)
     extent_y = tl.abs(f10) + tl.abs(f11)
-    last_x = (W - 1).to(tl.float64)
-    last_y = (H - 1).to(tl.float64)
+    extent_x += 1e-3 * (margin_x + extent_x) + 1
+    extent_y += 1e-3 * (margin_y + extent_y) + 1
+    last_x = (W - 1).to(tl.float32)
+    last_y = (H - 1).to(tl.float32)
     x0 = tl.floor(centre_x - extent_x) - 1
     y0 = tl.floor(centre_y - extent_y) - 1
     x1 = tl.ceil(centre_x + extent_x) + 1
@@ -119,8 +126,7 @@ def _frame_box(inv_affine_ptr, H, W):
 
 @triton.jit
 def paint_kernel(
-    out0_ptr, in0_ptr,  # copy 0: output and input (B, C, T, H, W); the same for in place
-    out1_ptr, in1_ptr,  # copy 1 (read only when COPIES == 2)
+    out_ptr, in_ptr,  # output and input (B, C, T, H, W); the same tensor to paint in place
     source_ptr,  # (B, C, Ts, Hs, Ws) pixels of the same dtype, read only
     inv_affine_ptr,  # (B, M, T, 2, 3) float32, contiguous: output pixel → patch coordinates
     opacity_ptr,  # (B, M, T) float32, contiguous
@@ -131,19 +137,16 @@ def paint_kernel(
     C, T, H, W,  # video sizes (B is implied by the grid)
     Ts, Hs, Ws,  # source frames, height and width
     M,  # tubelets per clip
-    out0_sb, out0_sc, out0_st, out0_sh, out0_sw,  # strides in elements, likewise below
-    in0_sb, in0_sc, in0_st, in0_sh, in0_sw,
-    out1_sb, out1_sc, out1_st, out1_sh, out1_sw,
-    in1_sb, in1_sc, in1_st, in1_sh, in1_sw,
+    out_sb, out_sc, out_st, out_sh, out_sw,  # strides in elements, likewise below
+    in_sb, in_sc, in_st, in_sh, in_sw,
     source_sb, source_sc, source_st, source_sh, source_sw,
-    COPIES: tl.constexpr,  # 1 or 2
     IN_PLACE: tl.constexpr,  # outputs are their inputs: write painted pixels only
     C_BLOCK: tl.constexpr,  # next power of two ≥ C
     BLOCK_H: tl.constexpr,  # tile height, pixels (power of two)
     BLOCK_W: tl.constexpr,  # tile width, pixels (power of two)
 ):
     """Grid: (B·T·⌈H/BLOCK_H⌉·⌈W/BLOCK_W⌉,) programs, one per tile of each frame."""
-    dtype: tl.constexpr = out0_ptr.dtype.element_ty
+    dtype: tl.constexpr = out_ptr.dtype.element_ty
     # Program id → (b, t, tile). Indices are int32; memory offsets are int64, since
     # B·C·T·H·W can exceed 2³¹, so b and t, which multiply strides, are int64.
     pid = tl.program_id(0)
@@ -163,14 +166,10 @@ def paint_kernel(
     mask = (c < C) & in_frame[None, :]
     xl, yl = x.to(tl.int64)[None, :], y.to(tl.int64)[None, :]
 
-    # Each copy's tile (C_BLOCK, pixels): original values, and float32 values being painted.
-    out0_ptrs = out0_ptr + b * out0_sb + t * out0_st + c * out0_sc + yl * out0_sh + xl * out0_sw
-    original0 = tl.load(in0_ptr + b * in0_sb + t * in0_st + c * in0_sc + yl * in0_sh + xl * in0_sw, mask=mask)
-    value0 = original0.to(tl.float32)
-    if COPIES == 2:
-        out1_ptrs = out1_ptr + b * out1_sb + t * out1_st + c * out1_sc + yl * out1_sh + xl * out1_sw
-        original1 = tl.load(in1_ptr + b * in1_sb + t * in1_st + c * in1_sc + yl * in1_sh + xl * in1_sw, mask=mask)
-        value1 = original1.to(tl.float32)
+    # The tile (C_BLOCK, pixels): its original values, and the float32 values being painted.
+    out_ptrs = out_ptr + b * out_sb + t * out_st + c * out_sc + yl * out_sh + xl * out_sw
+    original = tl.load(in_ptr + b * in_sb + t * in_st + c * in_sc + yl * in_sh + xl * in_sw, mask=mask)
+    out = original.to(tl.float32)
     painted = offs < 0  # pixels some tubelet shows on
 
     for m in range(M):
@@ -209,16 +208,11 @@ def paint_kernel(
             value = top + fy[None, :] * (bottom - top)
 
             a = alpha[None, :]
-            keep2 = keep[None, :]
-            value0 = tl.where(keep2, value0, _quantise(tl.where(a >= 1, value, value0 * (1 - a) + value * a), dtype))
-            if COPIES == 2:
-                value1 = tl.where(keep2, value1, _quantise(tl.where(a >= 1, value, value1 * (1 - a) + value * a), dtype))
+            blended = tl.where(a >= 1, value, out * (1 - a) + value * a)
+            out = tl.where(keep[None, :], out, _quantise(blended, dtype))
 
-    keep_all = ~painted[None, :]
     store = mask & painted[None, :] if IN_PLACE else mask
-    tl.store(out0_ptrs, tl.where(keep_all, original0, value0.to(dtype)), mask=store)
-    if COPIES == 2:
-        tl.store(out1_ptrs, tl.where(keep_all, original1, value1.to(dtype)), mask=store)
+    tl.store(out_ptrs, tl.where(painted[None, :], out.to(dtype), original), mask=store)
 
 
 def paint_(
@@ -232,29 +226,25 @@ def paint_(
     shape: torch.Tensor,
     softness: torch.Tensor,
 ) -> None:
-    """Launch :func:`paint_kernel`, one launch per two copies; arguments as
-    :func:`tubelets.reference.paint_`.
+    """Launch :func:`paint_kernel` once per copy; arguments as :func:`tubelets.reference.paint_`.
 
-    The caller has checked them: parameter tensors contiguous, of the documented dtypes and
-    on the source's device; outputs, inputs and source of one dtype, any strides.
+    One copy a launch: two in one program need ~100 registers a thread and spill on sm_70,
+    while a second launch only re-reads the patches' source pixels, from L2.
+    The caller has checked the arguments: parameter tensors contiguous, of the documented
+    dtypes and on the source's device; outputs, inputs and source of one dtype, any strides.
     """
     batch, channels, frames, height, width = outs[0].shape
     if outs[0].numel() == 0:
         return
-    in_place = all(o.data_ptr() == i.data_ptr() and o.stride() == i.stride() for o, i in zip(outs, ins))
     tiles = triton.cdiv(height, BLOCK_H) * triton.cdiv(width, BLOCK_W)
     # Triton launches on the current CUDA device; -1 (CPU tensors, interpreter) is a no-op.
     with torch.cuda.device(source.device.index if source.is_cuda else -1):
-        for first in range(0, len(outs), 2):
-            pair = list(zip(outs, ins))[first : first + 2]
-            copies = len(pair)
-            (out0, in0), (out1, in1) = pair[0], pair[-1]
+        for out, video in zip(outs, ins):
             paint_kernel[(batch * frames * tiles,)](
-                out0, in0, out1, in1, source, inv_affine, opacity, src_box, src_frame, shape, softness,
+                out, video, source, inv_affine, opacity, src_box, src_frame, shape, softness,
                 channels, frames, height, width, *source.shape[2:], inv_affine.shape[1],
-                *out0.stride(), *in0.stride(), *out1.stride(), *in1.stride(), *source.stride(),
-                COPIES=copies,
-                IN_PLACE=in_place,
+                *out.stride(), *video.stride(), *source.stride(),
+                IN_PLACE=out.data_ptr() == video.data_ptr() and out.stride() == video.stride(),
                 C_BLOCK=triton.next_power_of_2(channels),
                 BLOCK_H=BLOCK_H,
                 BLOCK_W=BLOCK_W,

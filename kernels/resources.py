@@ -1,6 +1,6 @@
 """Registers and spills of the Triton kernel, compiled ahead of time; no GPU needed.
 
-``python -m tubelets.kernels.resources`` prints one row per (dtype, arch, copies): the
+``python -m tubelets.kernels.resources`` prints one row per (dtype, arch): the
 numbers ``cuobjdump --dump-resource-usage`` (bundled with Triton) reads from the cubin.
 Needs ``TRITON_INTERPRET`` unset, since the interpreter replaces the compiled kernel.
 """
@@ -22,17 +22,16 @@ POINTER_TYPES = {torch.uint8: "*u8", torch.float16: "*fp16", torch.bfloat16: "*b
 # V100 (70; Triton's own ptxas still builds it, CUDA 13's nvcc does not), T4 (75), A100 (80),
 # RTX 30 (86), L4 (89), H100 (90), B200 (100), RTX 50 (120); Triton compiles 90 and up as sm_XXa.
 ARCHS = (70, 75, 80, 86, 89, 90, 100, 120)
-COPIES = (1, 2)  # one clip, or both clips of a positive pair
 
 _PARAMETER_TYPES = {
     "inv_affine_ptr": "*fp32", "opacity_ptr": "*fp32", "src_box_ptr": "*i32",
     "src_frame_ptr": "*i32", "shape_ptr": "*i32", "softness_ptr": "*fp32",
 }
-_VIDEO_POINTERS = ("out0_ptr", "in0_ptr", "out1_ptr", "in1_ptr", "source_ptr")
+_VIDEO_POINTERS = ("out_ptr", "in_ptr", "source_ptr")
 _USAGE = re.compile(r"REG:(\d+) STACK:(\d+) SHARED:(\d+) LOCAL:(\d+)")
 
 
-def compile_paint_kernel(dtype: torch.dtype, arch: int, copies: int = 1, channels: int = 3):
+def compile_paint_kernel(dtype: torch.dtype, arch: int, channels: int = 3):
     """``triton.compile`` of :func:`composite.paint_kernel` for ``sm_{arch}``.
 
     Specialised as the JIT specialises a typical launch: 16-byte aligned pointers, 32-bit
@@ -42,9 +41,9 @@ def compile_paint_kernel(dtype: torch.dtype, arch: int, copies: int = 1, channel
     if not isinstance(kernel, triton.runtime.JITFunction):
         raise RuntimeError("the kernel is interpreted; unset TRITON_INTERPRET to compile it")
     constants = {
-        "COPIES": copies, "IN_PLACE": False, "C_BLOCK": triton.next_power_of_2(channels),
+        "IN_PLACE": False, "C_BLOCK": triton.next_power_of_2(channels),
         "BLOCK_H": composite.BLOCK_H, "BLOCK_W": composite.BLOCK_W,
-        **{f"{video}_sw": 1 for video in ("out0", "in0", "out1", "in1", "source")},
+        **{f"{video}_sw": 1 for video in ("out", "in", "source")},
     }
     pointers = {**{name: POINTER_TYPES[dtype] for name in _VIDEO_POINTERS}, **_PARAMETER_TYPES}
     signature = {
@@ -58,9 +57,9 @@ def compile_paint_kernel(dtype: torch.dtype, arch: int, copies: int = 1, channel
     )
 
 
-def resource_usage(dtype: torch.dtype, arch: int, copies: int = 1, channels: int = 3) -> dict[str, int]:
+def resource_usage(dtype: torch.dtype, arch: int, channels: int = 3) -> dict[str, int]:
     """``{"registers", "stack", "shared", "local"}`` per thread (bytes but registers) on ``sm_{arch}``."""
-    cubin = compile_paint_kernel(dtype, arch, copies, channels).asm["cubin"]
+    cubin = compile_paint_kernel(dtype, arch, channels).asm["cubin"]
     with tempfile.NamedTemporaryFile(suffix=".cubin") as file:
         file.write(cubin)
         file.flush()
@@ -75,11 +74,11 @@ def resource_usage(dtype: torch.dtype, arch: int, copies: int = 1, channels: int
 
 
 def table() -> list[dict[str, object]]:
-    """One row per (dtype, arch, copies) with :func:`resource_usage`'s numbers."""
+    """One row per (dtype, arch) with :func:`resource_usage`'s numbers."""
     return [
-        {"dtype": str(dtype).removeprefix("torch."), "arch": f"sm_{arch}", "copies": copies,
-         **resource_usage(dtype, arch, copies)}
-        for dtype in POINTER_TYPES for arch in ARCHS for copies in COPIES
+        {"dtype": str(dtype).removeprefix("torch."), "arch": f"sm_{arch}",
+         **resource_usage(dtype, arch)}
+        for dtype in POINTER_TYPES for arch in ARCHS
     ]
 
 

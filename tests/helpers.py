@@ -31,6 +31,11 @@ def hand_tubelets(src_box, centers, *, angles=None, scales=None, shears=None, sh
     )
 
 
+def kernel_params(tubes: Tubelets) -> tuple[torch.Tensor, ...]:
+    """The parameter tensors every backend's ``paint_`` takes after the videos."""
+    return tubes.inv_affine, tubes.opacity, tubes.src_box, tubes.src_frame, tubes.shape, tubes.softness
+
+
 def paint_canvas(paint, canvas: torch.Tensor, source: torch.Tensor, *params, into: torch.Tensor | None = None) -> None:
     """Call a backend's ``paint_`` on the ``P`` copies of ``canvas`` ``(P, B, C, T, H, W)``:
     in place, or out of place from ``canvas`` into ``into`` (same shape)."""
@@ -84,9 +89,7 @@ def huge_source_edge(axis: str):
         (1, 1, 1, 1, long) if axis == "x" else (1, 1, 1, long, 1)))
     tubes = hand_tubelets(src_box, [[[[8.0, 8.0]]]], scales=scales)
     canvas = torch.zeros(1, 1, 1, 1, 16, 16, dtype=torch.uint8)
-    params = (tubes.inv_affine, tubes.opacity, tubes.frame_boxes(16, 16), tubes.src_box,
-              tubes.src_frame, tubes.shape, tubes.softness)
-    return canvas, source, params
+    return canvas, source, kernel_params(tubes)
 
 
 @functools.cache

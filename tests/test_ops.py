@@ -19,10 +19,22 @@ def example(dtype=torch.uint8, batch=2, frames=4, height=20, width=24, seed=0):
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
 def test_opcheck(backend, dtype):
     v1, v2, tubes = example(dtype)
-    canvas = torch.stack([v1, v2])
-    args = (canvas, v1, tubes.inv_affine, tubes.opacity, tubes.frame_boxes(20, 24), tubes.src_box,
-            tubes.src_frame, tubes.shape, tubes.softness, backend)
-    torch.library.opcheck(torch.ops.tubelets.paint_.default, args)
+    params = (tubes.inv_affine, tubes.opacity, tubes.src_box, tubes.src_frame, tubes.shape, tubes.softness)
+    out_of_place = ([torch.empty_like(v1), torch.empty_like(v2)], [v1, v2], v1, *params, backend, True)
+    in_place = ([v2.clone()], [], v1, *params, backend, False)
+    for args in (out_of_place, in_place):
+        torch.library.opcheck(torch.ops.tubelets.paint_.default, args)
+
+
+def test_sampler_opcheck():
+    from tubelets import native
+    if native._C is None:
+        pytest.skip(native.CPU_UNAVAILABLE)
+    seed = torch.tensor(12345, dtype=torch.int64)
+    ranges = [0.1, 0.5, 0.3, 0.7, 0.3, 1.0, 0.5, 1.5, -90.0, 90.0, -1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    for motion in (0, 1, 2):
+        args = (seed, [2, 3, 5, 20, 24], motion, [True, True, False], 3, 48, 8.0, [0, 1, 2], ranges, 1.0)
+        torch.library.opcheck(torch.ops.tubelets.sample.default, args)
 
 
 @pytest.mark.parametrize("backend", cpu_backends())
@@ -64,4 +76,4 @@ def test_composite_writes_into_out_and_keeps_the_input():
 def test_painting_a_canvas_that_shares_memory_with_the_source_is_refused():
     v1, _, tubes = example()
     with pytest.raises(ValueError, match="must not share memory with source"):
-        ops.paint_(v1.unsqueeze(0), v1, tubes)
+        ops.paint_([v1], [], v1, tubes)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import SENTINEL, cpu_backends, hand_tubelets, huge_source_edge
+from helpers import SENTINEL, cpu_backends, hand_tubelets, huge_source_edge, paint_canvas
 from tubelets import composite
 
 BACKENDS = cpu_backends()
@@ -128,7 +128,7 @@ def test_huge_source_edge_matches_cpp(axis):
         pytest.skip(native.CPU_UNAVAILABLE)
     canvas, source, params = huge_source_edge(axis)
     expected, actual = canvas.clone(), canvas.clone()
-    native.paint_cpu_(expected, source, *params)
+    paint_canvas(native.paint_cpu_, expected, source, *params)
     assert expected.any() and expected.max() < SENTINEL - 56  # painted, from the source's pixels
-    reference.paint_(actual, source, *params)
+    paint_canvas(reference.paint_, actual, source, *params)
     assert torch.equal(actual, expected)

@@ -34,14 +34,15 @@ def test_quick_cpu_selftest_passes_and_writes_its_report(tmp_path):
 
 @pytest.fixture
 def off_by_one_cpu_backend(monkeypatch):
-    """The C++ backend, but the first pixel of every canvas it paints comes back one higher."""
+    """The C++ backend, but the first pixel of every output it paints comes back one higher."""
     if native._C is None:
         pytest.skip(native.CPU_UNAVAILABLE)
     paint = native.paint_cpu_
 
-    def off_by_one(canvas, *args):
-        paint(canvas, *args)
-        canvas[(0,) * canvas.dim()] += 1
+    def off_by_one(outs, *args):
+        paint(outs, *args)
+        for out in outs:
+            out[(0,) * out.dim()] += 1
 
     monkeypatch.setattr(native, "paint_cpu_", off_by_one)
     ops._implementation.cache_clear()  # the op looks the backend's function up once

@@ -27,9 +27,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tubelets.kernels
-from helpers import SENTINEL, bits, hand_tubelets, huge_source_edge
+from helpers import SENTINEL, bits, hand_tubelets, huge_source_edge, kernel_params, paint_canvas
 from tubelets import native, reference
-from tubelets.params import compile_inv_affine, frame_boxes, half_size_of
+from tubelets.params import compile_inv_affine, half_size_of
 
 triton = pytest.importorskip("triton")
 tl = pytest.importorskip("triton.language")
@@ -111,8 +111,7 @@ def parameters(batch, tubelets, frames, height, width, source_shape, regime, gen
         flat[..., 2] = rand(*per_frame, 2) * 2 - 1
         huge = inv_affine * 1e20
         inv_affine = torch.where(rand(*per_frame, 1, 1) < 0.5, flat, huge)
-    boxes = frame_boxes(inv_affine, height, width)
-    return inv_affine, opacity, boxes, src_box, src_frame, shape, softness
+    return inv_affine, opacity, src_box, src_frame, shape, softness
 
 
 @st.composite
@@ -146,8 +145,8 @@ def paint_both(scene, dtype, paint_):
     params = parameters(batch, scene["tubelets"], frames, height, width, scene["source"], scene["regime"],
                         generator)
     expected, actual = canvas.clone(), canvas.clone()
-    reference.paint_(expected, source, *params)
-    paint_(actual, source, *params)
+    paint_canvas(reference.paint_, expected, source, *params)
+    paint_canvas(paint_, actual, source, *params)
     return expected, actual
 
 
@@ -161,8 +160,7 @@ def test_interpreter_matches_reference(dtype, scene):
 
 def kernel_args(tubes, height, width):
     """The parameter tensors of ``paint_`` for :class:`Tubelets` painted on ``height × width``."""
-    return (tubes.inv_affine, tubes.opacity, tubes.frame_boxes(height, width), tubes.src_box,
-            tubes.src_frame, tubes.shape, tubes.softness)
+    return kernel_params(tubes)
 
 
 def test_interpreter_known_answer():
@@ -172,7 +170,7 @@ def test_interpreter_known_answer():
     # Crop x 1..4, y 2..3 (centre (2.5, 2.5), half (2, 1)); in frame 1 u = ((x - 33) / 2, y - 4),
     # so x 31..35 and y 3..5, sampled at x - 30.5 and y - 1.5 clamped to the crop.
     tubes = hand_tubelets([[[1, 2, 4, 3]]], [[[[0.0, 0.0], [33.0, 4.0]]]], opacity=[0.0, 1.0], src_frame=1)
-    interpreted_paint_()(canvas, source, *kernel_args(tubes, 9, 40))
+    paint_canvas(interpreted_paint_(), canvas, source, *kernel_args(tubes, 9, 40))
     sx = (torch.arange(31, 36) - 30.5).clamp(1, 4)
     sy = (torch.arange(3, 6) - 1.5).clamp(2, 3)[:, None]
     channel = torch.arange(3)[:, None, None]
@@ -198,8 +196,8 @@ def test_interpreter_rounds_ties_like_reference(dtype, before, patch, after):
     source = torch.full((1, 1, 1, 4, 4), patch, dtype=dtype)
     params = kernel_args(hand_tubelets([[[0, 0, 3, 3]]], [[[[1.5, 1.5]]]], opacity=0.5), 4, 4)
     expected, actual = canvas.clone(), canvas.clone()
-    reference.paint_(expected, source, *params)
-    interpreted_paint_()(actual, source, *params)
+    paint_canvas(reference.paint_, expected, source, *params)
+    paint_canvas(interpreted_paint_(), actual, source, *params)
     assert torch.equal(expected, torch.full_like(canvas, after))
     assert torch.equal(actual, expected)
 
@@ -272,8 +270,8 @@ def test_keeps_bits_it_does_not_paint(where, dtype, nans):
     source = torch.rand(1, 2, 1, 6, 6).to(dtype)
     params = kernel_args(hand_tubelets([[[0, 0, 5, 5]]], [[[[30.0, 4.0]]]], angles=30.0), 9, 40)
     expected, actual = canvas.clone(), canvas.clone()
-    reference.paint_(expected, source, *params)
-    (interpreted_paint_() if where == "interpreter" else paint_on_gpu_)(actual, source, *params)
+    paint_canvas(reference.paint_, expected, source, *params)
+    paint_canvas(interpreted_paint_() if where == "interpreter" else paint_on_gpu_, actual, source, *params)
     assert not torch.equal(bits(expected), bits(canvas))
     assert torch.equal(bits(actual), bits(expected))
 
@@ -285,9 +283,9 @@ def test_interpreter_huge_source_edge_matches_cpp(axis):
     reads inside the crop (not the column past the source) and agrees with the C++ backend."""
     canvas, source, params = huge_source_edge(axis)
     expected, actual = canvas.clone(), canvas.clone()
-    native.paint_cpu_(expected, source, *params)
+    paint_canvas(native.paint_cpu_, expected, source, *params)
     assert expected.any() and expected.max() < SENTINEL - 56  # painted, from the source's pixels
-    interpreted_paint_()(actual, source, *params)
+    paint_canvas(interpreted_paint_(), actual, source, *params)
     assert torch.equal(actual, expected)
 
 
@@ -340,11 +338,13 @@ def on_cuda_with_strides(tensor):
     return storage.cuda().as_strided(tensor.shape, tensor.stride(), tensor.storage_offset())
 
 
-def paint_on_gpu_(canvas, source, *params):
+def paint_on_gpu_(outs, ins, source, *params):
     """``tubelets.kernels.paint_triton_`` on CUDA copies of CPU tensors, strides kept."""
-    canvas_gpu, source_gpu = on_cuda_with_strides(canvas), on_cuda_with_strides(source)
-    tubelets.kernels.paint_triton_(canvas_gpu, source_gpu, *(p.cuda() for p in params))
-    canvas.copy_(canvas_gpu)
+    outs_gpu = [on_cuda_with_strides(out) for out in outs]
+    ins_gpu = [outs_gpu[p] if video is outs[p] else on_cuda_with_strides(video) for p, video in enumerate(ins)]
+    tubelets.kernels.paint_triton_(outs_gpu, ins_gpu, on_cuda_with_strides(source), *(p.cuda() for p in params))
+    for out, out_gpu in zip(outs, outs_gpu):
+        out.copy_(out_gpu)
 
 
 @NEEDS_CUDA

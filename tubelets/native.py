@@ -127,41 +127,76 @@ def advise_huge_pages(tensor: torch.Tensor) -> None:
 
 
 MOTION_CODES = {"static": 0, "linear": 1, "nonlinear": 2}
+TRANSFORM_ORDER = ("rotation", "scale", "shear")
 
 
 def sample_cpu(config, seed: torch.Tensor, batch: int, frames: int, height: int, width: int):
-    """:func:`tubelets.sampling.sample_reference` in C++ (``csrc/sampler.h``), one call for
-    the batch; ``seed`` is a 0-dim int64 CPU tensor, read by the C++ code (no host read here)."""
+    """:func:`tubelets.sampling.sample_reference` in C++ (``csrc/sampler.h``): one op,
+    ``tubelets::sample``, for the batch; ``seed`` is a 0-dim int64 CPU tensor, read by the
+    C++ code (the host never reads it). Works under ``torch.compile``."""
     from .params import SHAPES, Tubelets
-    from .trajectories import nonlinear_matrix
 
-    if _C is None:
-        raise RuntimeError(f"the C++ CPU backend is unavailable: {CPU_UNAVAILABLE}")
-    count = config.num_tubelets
-    keys = min(config.keyframes, frames)
-    linear = config.motion == "linear"
+    ranges = [float(v) for pair in (
+        config.patch_size, config.max_step, config.nonlinear_extent, config.scale_range,
+        config.rotation_range, config.shear_range, config.opacity, config.softness) for v in pair]  # fmt: skip
+    fields = torch.ops.tubelets.sample(
+        seed, [batch, config.num_tubelets, frames, height, width], MOTION_CODES[config.motion],
+        [name in config.transforms for name in TRANSFORM_ORDER], config.keyframes, config.nonlinear_points,
+        float(config.nonlinear_sigma), [SHAPES.index(s) for s in config.shapes], ranges, float(config.p),
+    )
+    inv_affine, opacity, src_box, src_frame, shape, softness, centers, angles, scales, shears, motion, times = fields
+    return Tubelets(
+        inv_affine=inv_affine, opacity=opacity, src_box=src_box, src_frame=src_frame, shape=shape,
+        softness=softness, centers=centers, angles=angles, scales=scales, shears=shears,
+        motion_keyframes=motion if config.motion == "linear" else None, transform_keyframes=times,
+    )
+
+
+def _sample_outputs(sizes, motion, keyframes) -> list[torch.Tensor]:
+    """Empty outputs of ``tubelets::sample``, in :class:`tubelets.Tubelets` field order."""
+    batch, count, frames = sizes[:3]
+    keys = min(keyframes, frames)
     f32, i32, i64 = torch.float32, torch.int32, torch.int64
-    outputs = [
+    return [
         torch.empty(batch, count, frames, 2, 3, dtype=f32), torch.empty(batch, count, frames, dtype=f32),
         torch.empty(batch, count, 4, dtype=i32), torch.empty(batch, count, dtype=i32),
         torch.empty(batch, count, dtype=i32), torch.empty(batch, count, dtype=f32),
         torch.empty(batch, count, frames, 2, dtype=f32), torch.empty(batch, count, frames, dtype=f32),
         torch.empty(batch, count, frames, 2, dtype=f32), torch.empty(batch, count, frames, 2, dtype=f32),
-        torch.empty(batch, count, keys if linear else 0, dtype=i64), torch.empty(batch, count, keys, dtype=i64),
+        torch.empty(batch, count, keys if motion == MOTION_CODES["linear"] else 0, dtype=i64),
+        torch.empty(batch, count, keys, dtype=i64),
     ]  # fmt: skip
-    matrix = nonlinear_matrix(config.nonlinear_points, float(config.nonlinear_sigma), frames)
-    ranges = [float(v) for pair in (
-        config.patch_size, config.max_step, config.nonlinear_extent, config.scale_range,
-        config.rotation_range, config.shear_range, config.opacity, config.softness) for v in pair]  # fmt: skip
-    transforms = [name in config.transforms for name in ("rotation", "scale", "shear")]
+
+
+@torch.library.custom_op("tubelets::sample", mutates_args=())
+def _sample_op(
+    seed: torch.Tensor,
+    sizes: list[int],
+    motion: int,
+    transforms: list[bool],
+    keyframes: int,
+    points: int,
+    sigma: float,
+    shapes: list[int],
+    ranges: list[float],
+    p: float,
+) -> list[torch.Tensor]:
+    from .trajectories import nonlinear_matrix
+
+    if _C is None:
+        raise RuntimeError(f"the C++ CPU backend is unavailable: {CPU_UNAVAILABLE}")
+    if seed.shape != () or seed.dtype != torch.int64 or seed.device.type != "cpu":
+        raise ValueError(f"seed must be a 0-dim int64 CPU tensor, got {seed.dtype} {tuple(seed.shape)} on {seed.device}")
+    batch, count, frames, height, width = sizes
+    outputs = _sample_outputs(sizes, motion, keyframes)
+    matrix = nonlinear_matrix(points, sigma, frames)
     _C.sample(
-        seed.data_ptr(), batch, (count, frames, height, width), MOTION_CODES[config.motion], transforms,
-        config.keyframes, config.nonlinear_points, [SHAPES.index(s) for s in config.shapes], ranges,
-        float(config.p), matrix.data_ptr(), [tensor.data_ptr() for tensor in outputs], torch.get_num_threads(),
+        seed.data_ptr(), batch, (count, frames, height, width), motion, transforms, keyframes, points, shapes,
+        ranges, p, matrix.data_ptr(), [tensor.data_ptr() for tensor in outputs], torch.get_num_threads(),
     )
-    inv_affine, opacity, src_box, src_frame, shape, softness, centers, angles, scales, shears, motion, times = outputs
-    return Tubelets(
-        inv_affine=inv_affine, opacity=opacity, src_box=src_box, src_frame=src_frame, shape=shape,
-        softness=softness, centers=centers, angles=angles, scales=scales, shears=shears,
-        motion_keyframes=motion if linear else None, transform_keyframes=times,
-    )
+    return outputs
+
+
+@_sample_op.register_fake
+def _(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
+    return _sample_outputs(sizes, motion, keyframes)

@@ -106,8 +106,9 @@ def paint_(
 
 
 def advise_huge_pages(tensor: torch.Tensor) -> None:
-    """Huge pages for a fresh CPU output, before its first write (see :mod:`tubelets.native`)."""
-    if tensor.device.type == "cpu":
+    """Huge pages for a fresh CPU output, before its first write (see :mod:`tubelets.native`);
+    nothing under ``torch.compile``, whose graphs allocate their own outputs."""
+    if tensor.device.type == "cpu" and not torch.compiler.is_compiling():
         from . import native
         native.advise_huge_pages(tensor)
 
@@ -176,6 +177,7 @@ def _paint_op(
     validate: bool,
 ) -> None:
     _check_parameter_shapes(outs[0], inv_affine, opacity, src_box, src_frame, shape, softness)
+    _check_memory(outs, ins, source)
     if outs[0].numel() == 0:
         return
     if validate and inv_affine.shape[1] > 0:
@@ -214,39 +216,38 @@ def _span(tensor: torch.Tensor) -> tuple[int, int]:
 
 
 def _check_videos(outs: list, ins: list, source: torch.Tensor, tubelets: Tubelets) -> None:
-    """Shapes, dtypes, devices and memory overlap; no tensor values are read."""
+    """Shapes, dtypes and devices; no tensor values or data pointers are read."""
     check_tensor("source", source, "BCTHW")
     if not outs or (ins and len(ins) != len(outs)):
         raise ValueError(f"give one or more outputs and as many inputs (or none: in place), "
                          f"got {len(outs)} and {len(ins)}")
+    first = (ins or outs)[0]
+    check_tensor("video", first, "BCTHW")
+    if source.dtype != first.dtype or source.device != first.device:
+        raise ValueError(f"source must match video: {source.dtype} on {source.device} "
+                         f"vs {first.dtype} on {first.device}")
     for name, videos in (("out", outs), ("video", ins)):
         for p, video in enumerate(videos):
             check_tensor(f"{name}[{p}]", video, "BCTHW")
-            if (video.shape, video.dtype, video.device) != (outs[0].shape, source.dtype, source.device):
-                raise ValueError(f"{name}[{p}] must be {tuple(outs[0].shape)} {source.dtype} on {source.device}, "
+            if (video.shape, video.dtype, video.device) != (first.shape, first.dtype, first.device):
+                raise ValueError(f"{name}[{p}] must be {tuple(first.shape)} {first.dtype} on {first.device}, "
                                  f"got {tuple(video.shape)} {video.dtype} on {video.device}")
     batch, channels, frames = outs[0].shape[:3]
     if source.shape[:2] != (batch, channels):
         raise ValueError(f"source must have the video's batch size and channels {(batch, channels)}, "
                          f"got {tuple(source.shape[:2])}")
-    for p, out in enumerate(outs):
-        if overlaps(out, source):
-            raise ValueError("the video being painted must not share memory with source; paint a copy")
-        if _may_overlap_itself(out):
-            raise ValueError(f"out[{p}] has elements that share memory (an expanded tensor?); give a dense one")
-        others = [other for q, other in enumerate(outs) if q != p] + [v for q, v in enumerate(ins) if q != p]
-        if any(overlaps(out, other) for other in others) or (ins and _partly_overlaps(out, ins[p])):
-            raise ValueError(f"out[{p}] must not overlap another output or another copy's input")
     if not isinstance(tubelets, Tubelets):
         raise TypeError(f"tubelets must be a Tubelets, got {type(tubelets).__name__}")
     if tubelets.batch_size != batch or tubelets.num_frames != frames:
         raise ValueError(f"tubelets were sampled for {tubelets.batch_size} clips of {tubelets.num_frames} "
                          f"frames; the video has {batch} clips of {frames} frames")
-    for name in ("inv_affine", "opacity", "src_box", "src_frame", "shape", "softness"):
+    if tubelets.device != source.device:  # the device of inv_affine
+        raise ValueError(f"tubelets are on {tubelets.device} but the video is on {source.device}; "
+                         "use tubelets.to(video.device)")
+    for name in ("opacity", "src_box", "src_frame", "shape", "softness"):
         # A tensor on another device (meta, say) would send the whole op to that device's kernel.
         if getattr(tubelets, name).device != source.device:
-            raise ValueError(f"tubelets.{name} is on {getattr(tubelets, name).device}, the video on "
-                             f"{source.device}; use tubelets.to(video.device)")
+            raise ValueError(f"tubelets.{name} is on {getattr(tubelets, name).device}, the video on {source.device}")
 
 
 def _may_overlap_itself(tensor: torch.Tensor) -> bool:
@@ -258,6 +259,19 @@ def _may_overlap_itself(tensor: torch.Tensor) -> bool:
             return True
         reach += (size - 1) * stride
     return False
+
+
+def _check_memory(outs: list, ins: list, source: torch.Tensor) -> None:
+    """No output may overlap the source, itself, another output or another copy's input.
+    Inside the op, before any write: data pointers are only real there under torch.compile."""
+    for p, out in enumerate(outs):
+        if overlaps(out, source):
+            raise ValueError("the video being painted must not share memory with source; paint a copy")
+        if _may_overlap_itself(out):
+            raise ValueError(f"out[{p}] has elements that share memory (an expanded tensor?); give a dense one")
+        others = [other for q, other in enumerate(outs) if q != p] + [v for q, v in enumerate(ins) if q != p]
+        if any(overlaps(out, other) for other in others) or (ins and _partly_overlaps(out, ins[p])):
+            raise ValueError(f"out[{p}] must not overlap another output or another copy's input")
 
 
 def _partly_overlaps(out: torch.Tensor, video: torch.Tensor) -> bool:

@@ -26,7 +26,7 @@ NO_KERNEL = frozenset({
     "aten::_reshape_alias", "aten::unflatten", "aten::flatten", "aten::lift_fresh", "aten::to",
     "aten::contiguous", "aten::resolve_conj", "aten::resolve_neg", "aten::view_as",
     "aten::_unsafe_view", "aten::set_", "aten::result_type", "aten::unfold", "aten::item",
-    "aten::_local_scalar_dense",
+    "aten::_local_scalar_dense", "aten::is_nonzero",
 })  # fmt: skip
 # Ops that hand a tensor's value to the host: a device sync on a GPU.
 HOST_READS = frozenset({"aten::_local_scalar_dense", "aten::is_nonzero", "aten::equal"})
@@ -37,7 +37,7 @@ class DispatchCount:
     """What one call dispatched."""
 
     kernels: int  # top-level ops that run a kernel (custom ops count once)
-    syncs: int  # reads of tensor values by the host
+    syncs: int  # reads of tensor values by the host (``bool(t)`` is one, not its inner item)
     ops: Counter  # the kernel-like ops by name, for error messages
 
     def __str__(self) -> str:
@@ -62,5 +62,14 @@ def count_dispatches(fn: Callable[[], object]) -> DispatchCount:
     for event in events:
         if event.cpu_parent is None:
             visit(event)
-    syncs = sum(event.name in HOST_READS for event in events)
+    syncs = sum(event.name in HOST_READS and not _inside_host_read(event) for event in events)
     return DispatchCount(kernels=sum(ops.values()), syncs=syncs, ops=ops)
+
+
+def _inside_host_read(event) -> bool:
+    parent = event.cpu_parent
+    while parent is not None:
+        if parent.name in HOST_READS:
+            return True
+        parent = parent.cpu_parent
+    return False
