@@ -1,4 +1,4 @@
-"""Benchmark tubelets against the paper's per-clip pipeline and batched PyTorch warps.
+"""Benchmark tubelets against a per-clip OpenCV pipeline and batched PyTorch warps.
 
     python benchmarks/run.py [--quick] [--out DIR]
 
@@ -8,8 +8,8 @@ method on the same input clip pairs, in one process:
 ===============  ========================================  ========================================
 method           sampling                                  compositing
 ===============  ========================================  ========================================
-``paper``        NumPy, one clip at a time                 OpenCV, one clip pair at a time
-                 (``paper_pipeline.sample_clip``)          (``paper_pipeline.overlay_clip``)
+``opencv``       NumPy, one clip at a time                 OpenCV, one clip pair at a time
+                 (``opencv_pipeline.sample_clip``)         (``opencv_pipeline.overlay_clip``)
 ``grid_sample``  ``tubelets.sample_tubelets``              ``F.affine_grid`` + ``F.grid_sample``
 ``kornia``       ``tubelets.sample_tubelets``              ``kornia.geometry.transform.warp_affine``
 ``ours:NAME``    ``tubelets.sample_tubelets``              ``TubeletOverlay(backend=NAME)``
@@ -19,10 +19,10 @@ method           sampling                                  compositing
 (a test tool); ``ours:torch``, the readable reference, is timed at ``B=1`` only.
 
 Stages: ``sample`` draws parameters; ``composite`` paints given parameters (every method
-paints the same :class:`~tubelets.Tubelets`, the paper pipeline after conversion to its
+paints the same :class:`~tubelets.Tubelets`, the OpenCV pipeline after conversion to its
 per-clip form); ``total`` samples and paints, as in training. Figures are clip pairs per
-second, the median of ``REPEATS`` calls after one warm-up call, with min and max; ``×paper``
-divides by the paper pipeline's figure for the same stage and thread count. The paper
+second, the median of ``REPEATS`` calls after one warm-up call, with min and max; ``×opencv``
+divides by the OpenCV pipeline's figure for the same stage and thread count. The OpenCV
 pipeline reads ``(T, H, W, C)`` NumPy copies of the clips (made untimed) and returns
 uncollated per-clip arrays. Peak memory comes from one more call
 (:data:`measurement.CPU_MEMORY_METHOD`).
@@ -51,7 +51,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import measurement  # noqa: E402
-import paper_pipeline  # noqa: E402
+import opencv_pipeline  # noqa: E402
 import torch_pipelines  # noqa: E402
 from tubelets import TubeletConfig, TubeletOverlay, sample_tubelets  # noqa: E402
 from tubelets.ops import BACKENDS, unavailable  # noqa: E402
@@ -137,22 +137,22 @@ def methods(case: Case, device: torch.device, backends: list[str], with_kornia: 
     calls = {}
     if device.type == "cpu":
         n1, n2 = (v.permute(0, 2, 3, 4, 1).contiguous().numpy() for v in (v1, v2))
-        clips = paper_pipeline.from_tubelets(tubelets)
+        clips = opencv_pipeline.from_tubelets(tubelets)
         rng = np.random.default_rng(0)
 
-        def paper_sample():
-            return [paper_pipeline.sample_clip(rng, config, frames, height, width) for _ in range(batch)]
+        def opencv_sample():
+            return [opencv_pipeline.sample_clip(rng, config, frames, height, width) for _ in range(batch)]
 
-        def paper_composite():
-            return [paper_pipeline.overlay_clip(n1[b], (n1[b], n2[b]), clips[b]) for b in range(batch)]
+        def opencv_composite():
+            return [opencv_pipeline.overlay_clip(n1[b], (n1[b], n2[b]), clips[b]) for b in range(batch)]
 
-        def paper_total():
-            return [paper_pipeline.overlay_clip(n1[b], (n1[b], n2[b]),
-                                                paper_pipeline.sample_clip(rng, config, frames, height, width))
+        def opencv_total():
+            return [opencv_pipeline.overlay_clip(n1[b], (n1[b], n2[b]),
+                                                opencv_pipeline.sample_clip(rng, config, frames, height, width))
                     for b in range(batch)]
 
-        calls.update({("paper", "sample"): paper_sample, ("paper", "composite"): paper_composite,
-                      ("paper", "total"): paper_total})
+        calls.update({("opencv", "sample"): opencv_sample, ("opencv", "composite"): opencv_composite,
+                      ("opencv", "total"): opencv_total})
     v1, v2, tubelets = v1.to(device), v2.to(device), tubelets.to(device)
     calls[("ours", "sample")] = sample
     baselines = [("grid_sample", torch_pipelines.overlay_grid_sample)]
@@ -192,14 +192,14 @@ def run_case(case, device, backends, with_kornia, bandwidth, progress) -> tuple[
 
 
 def add_ratios(rows: list[dict]) -> None:
-    """``vs_paper``: each row's median over the paper pipeline's, same case and stage."""
+    """``vs_opencv``: each row's median over the OpenCV pipeline's, same case and stage."""
     def key(row):
         return tuple(row[f] for f in (*Case.__dataclass_fields__, "stage"))
 
-    paper = {key(r): r["clip_pairs_per_s"]["median"] for r in rows if r["method"] == "paper"}
+    opencv = {key(r): r["clip_pairs_per_s"]["median"] for r in rows if r["method"] == "opencv"}
     for row in rows:
-        base = paper.get(key(row))
-        row["vs_paper"] = None if base is None else row["clip_pairs_per_s"]["median"] / base
+        base = opencv.get(key(row))
+        row["vs_opencv"] = None if base is None else row["clip_pairs_per_s"]["median"] / base
 
 
 def show_progress(text: str) -> None:
@@ -220,13 +220,13 @@ def print_case(summary: dict, rows: list[dict]) -> None:
           f"({summary['copy_bandwidth'] / 1e9:.1f} GB/s); H100 model "
           f"({measurement.H100_BANDWIDTH / 1e12:.2f} TB/s, not measured) "
           f"{summary['h100_model_clip_pairs_per_s']:,.0f} clip pairs/s")
-    print(f"   {'method':<16}{'stage':<10}{'clip pairs/s':>13}  {'[min – max]':<21}{'×paper':>8}"
+    print(f"   {'method':<16}{'stage':<10}{'clip pairs/s':>13}  {'[min – max]':<21}{'×opencv':>8}"
           f"{'peak MiB':>10}{'roofline':>10}")
     for row in rows:
         rate = row["clip_pairs_per_s"]
         method = row["method"] if device == "cpu" else f"{row['method']}@{device}"
         spread = f"[{rate['min']:,.1f} – {rate['max']:,.1f}]"
-        ratio = "" if row["vs_paper"] is None else f"{row['vs_paper']:.2f}"
+        ratio = "" if row["vs_opencv"] is None else f"{row['vs_opencv']:.2f}"
         peak = "n/a" if row["peak_bytes"] is None else f"{row['peak_bytes'] / 2**20:.1f}"
         share = "" if row["roofline_share"] is None else f"{row['roofline_share']:.1%}"
         print(f"   {method:<16}{row['stage']:<10}{rate['median']:>13,.1f}  {spread:<21}{ratio:>8}{peak:>10}{share:>10}")
@@ -238,14 +238,14 @@ def print_target(rows: list[dict]) -> None:
     rates = {r["method"]: r["clip_pairs_per_s"]["median"] for r in rows
              if r["stage"] == "total" and r["device"] == "cpu"
              and all(r[f] == getattr(TARGET, f) for f in Case.__dataclass_fields__)}
-    if "paper" not in rates:
+    if "opencv" not in rates:
         return
-    paper, grid = rates["paper"], rates["grid_sample"]
+    opencv, grid = rates["opencv"], rates["grid_sample"]
     print(f"\nTarget: {TARGET.label()}, sampling + compositing")
     for method, ours in rates.items():
         if method.startswith("ours:"):
-            print(f"   {method}: {ours:,.0f} clip pairs/s = {ours / paper:.2f}× the paper pipeline "
-                  f"({paper:,.0f}/s), {ours / grid:.2f}× batched grid_sample ({grid:,.0f}/s)")
+            print(f"   {method}: {ours:,.0f} clip pairs/s = {ours / opencv:.2f}× the OpenCV pipeline "
+                  f"({opencv:,.0f}/s), {ours / grid:.2f}× batched grid_sample ({grid:,.0f}/s)")
 
 
 def write_chart(rows: list[dict], path: Path) -> bool:
@@ -263,7 +263,7 @@ def write_chart(rows: list[dict], path: Path) -> bool:
     for ax, threads in zip(axes[0], panels):
         here = [r for r in chosen if r["threads"] == threads]
         cases = sorted({(r["frames"], r["height"], r["batch"], r["dtype"]) for r in here})
-        labels = sorted({(r["method"], r["device"]) for r in here}, key=lambda m: (m[0] != "paper", m))
+        labels = sorted({(r["method"], r["device"]) for r in here}, key=lambda m: (m[0] != "opencv", m))
         width = 0.8 / len(labels)
         for i, (method, device) in enumerate(labels):
             values = {(r["frames"], r["height"], r["batch"], r["dtype"]): r["clip_pairs_per_s"] for r in here
@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     if not with_kornia:
         print("kornia is not installed: its baseline is skipped")
     print(f"memory: {measurement.CPU_MEMORY_METHOD}")
-    print("note: cv2.setNumThreads cannot spread the paper pipeline's small per-clip warps over cores; "
+    print("note: cv2.setNumThreads cannot spread the OpenCV pipeline's small per-clip warps over cores; "
           "in training it scales over DataLoader worker processes instead, so the 1-thread ratios "
           "compare like with like")
 
