@@ -50,7 +50,10 @@ PACKAGES = [PACKAGE, *(f"{PACKAGE}.{name}" for name in (
     "datasets", "datasets.transforms", "models", "models.pretraining", "models.pretraining.tubeletcontrast"))]
 """The packages holding :data:`MODULES`, stood in for by empty ones."""
 
-CONFIGS = {112: "configs/moco/r3d_18/pretraining_mini_kinetics.py", 224: "configs/moco/i3d/pretraining_mini_kinetics.py"}
+CONFIGS = {
+    112: "configs/moco/r3d_18/pretraining_mini_kinetics.py",
+    224: "configs/moco/i3d/pretraining_mini_kinetics.py",
+}
 """Frame side (pixels) → the official pretraining config for it (R(2+1)D's has the same
 ``Tubelets`` entry as R3D's at 112 px)."""
 
