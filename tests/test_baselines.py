@@ -6,8 +6,11 @@
 * ``benchmarks/opencv_pipeline.py`` (the per-clip OpenCV pipeline): a pair whose clips
   agree wherever a patch was pasted, untouched outside the patches; exact on translated
   patches; parameters drawn as the paper says; the non-linear path smoothed as scipy smooths.
+* ``benchmarks/official.py``: a folder that is not a clone of the official code is refused
+  by name, before anything is imported (the official code itself is not needed).
 """
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from scipy.ndimage import gaussian_filter1d  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
+import official  # noqa: E402
 import opencv_pipeline  # noqa: E402
 import torch_pipelines  # noqa: E402
 from tubelets import SHAPES, TubeletConfig, TubeletOverlay, sample_tubelets  # noqa: E402
@@ -206,3 +210,12 @@ def test_opencv_nonlinear_path_is_scipy_smoothing_downsampled():
     position = np.linspace(0, points - 1, frames)
     expected = np.stack([np.interp(position, np.arange(points), smooth[:, a]) for a in range(2)], 1)
     np.testing.assert_array_equal(path, expected)
+
+
+def test_official_loader_names_a_folder_that_is_not_a_clone(tmp_path):
+    (tmp_path / "pyvrl" / "datasets").mkdir(parents=True)  # a look-alike without the transform's files
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path.resolve()))) as error:
+        official.load(tmp_path)
+    assert "not a clone of github.com/fmthoker/tubelet-contrast" in str(error.value)
+    assert "pyvrl/models/pretraining/tubeletcontrast/tubelets.py" in str(error.value)
+    assert not [name for name in sys.modules if name.split(".")[0] == official.PACKAGE]
