@@ -69,8 +69,9 @@ class Official:
         if frames != FRAMES or height != width or width not in CONFIGS:
             raise ValueError(f"the official transform handles {FRAMES}-frame clips of 112×112 or 224×224 "
                              f"pixels only, not {frames}×{height}×{width}")
+        transform = load(clone)  # checks the configs are there too
         self.settings = config_settings(Path(clone), CONFIGS[width])
-        self.transform = load(clone)(**self.settings)
+        self.transform = transform(**self.settings)
 
     def pair(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         """One positive pair: ``frames`` are ``2·16`` ``(H, W, C)`` arrays, ``v1``'s 16 then
@@ -90,12 +91,14 @@ def clip_pairs(v1: np.ndarray, v2: np.ndarray) -> list[list[np.ndarray]]:
 def load(clone: Path | str) -> type:
     """The ``Tubelets`` class of the official code, imported from the clone at ``clone``.
 
-    Raises ``FileNotFoundError`` naming ``clone`` and the missing files when it is not a
-    (sufficiently checked-out) clone, ``ModuleNotFoundError`` when a requirement is missing.
+    Raises ``FileNotFoundError`` naming ``clone`` and the missing files (modules or
+    :data:`CONFIGS`) when it is not a (sufficiently checked-out) clone, and
+    ``ModuleNotFoundError`` when a requirement is missing.
     """
     clone = Path(clone).expanduser().resolve()
     files = {name: clone / "pyvrl" / (name.replace(".", "/") + ".py") for name in MODULES}
-    missing = [str(path.relative_to(clone)) for path in files.values() if not path.is_file()]
+    needed = [*files.values(), *(clone / config for config in CONFIGS.values())]
+    missing = [str(path.relative_to(clone)) for path in needed if not path.is_file()]
     if missing:
         raise FileNotFoundError(
             f"{clone} is not a clone of github.com/fmthoker/tubelet-contrast: it has no {', '.join(missing)} "
@@ -124,10 +127,7 @@ def load(clone: Path | str) -> type:
 def config_settings(clone: Path, config: str) -> dict:
     """The keyword arguments of the ``Tubelets`` entry of ``transform_cfg_2`` in the clone's
     ``config`` (a Python file of plain dicts, run as mmcv runs it)."""
-    path = Path(clone) / config
-    if not path.is_file():
-        raise FileNotFoundError(f"{clone} has no {config} (in a partial checkout, run `git checkout HEAD -- configs`)")
-    steps = runpy.run_path(str(path))["data"]["train"]["transform_cfg_2"]
+    steps = runpy.run_path(str(Path(clone) / config))["data"]["train"]["transform_cfg_2"]
     entry = next(step for step in steps if step["type"] == "Tubelets")
     return {key: value for key, value in entry.items() if key != "type"}
 
