@@ -1,9 +1,9 @@
-"""How the benchmarks measure: wall time, peak memory, copy bandwidth, bytes moved, the machine."""
+"""How the benchmarks measure: wall time, peak memory, copy bandwidth, bytes moved, covered pixels, the machine."""
 from __future__ import annotations
 
 import ctypes
 import importlib
-import math
+import itertools
 import os
 import platform
 import statistics
@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+
+from torch_pipelines import shape_coverage
 
 H100_BANDWIDTH = 3.35e12
 """Bytes/s of an H100 SXM's HBM3, the datasheet figure; used only for a labelled model."""
@@ -51,6 +53,27 @@ def timings(fn: Callable[[], object], device: torch.device, *, repeats: int, war
     return seconds
 
 
+def interleaved_timings(calls: dict, device: torch.device, *, rounds: int, warmup: int = 1) -> dict:
+    """Seconds of each call in ``calls`` (``{key: fn}``), ``rounds`` each, interleaved.
+
+    After ``warmup`` calls of each, every round times each call once, in turn, so that a
+    slow spell of a shared machine slows all of them alike. Each call is timed up to device
+    synchronisation. Returns ``{key: [seconds of round 1, ...]}``.
+    """
+    for fn in calls.values():
+        for _ in range(warmup):
+            fn()
+    synchronize(device)
+    seconds = {key: [] for key in calls}
+    for _ in range(rounds):
+        for key, fn in calls.items():
+            start = time.perf_counter()
+            fn()
+            synchronize(device)
+            seconds[key].append(time.perf_counter() - start)
+    return seconds
+
+
 def peak_memory(fn: Callable[[], object], device: torch.device) -> int | None:
     """Bytes one call of ``fn`` adds at its peak (see :data:`CPU_MEMORY_METHOD`); ``None`` where
     the CPU method needs Linux's ``/proc`` or glibc and they are missing."""
@@ -85,22 +108,54 @@ def copy_bandwidth(device: torch.device, nbytes: int = 256 << 20, repeats: int =
     return 2 * nbytes / statistics.median(seconds)
 
 
-def composite_bytes(tubelets, channels: int, height: int, width: int, itemsize: int) -> int:
-    """Bytes that painting ``tubelets`` onto copies of a batch of clip pairs must move.
+def must_move_bytes(batch: int, channels: int, frames: int, height: int, width: int, itemsize: int) -> int:
+    """Bytes that making ``batch`` out-of-place clip pairs must move, whatever the method:
+    read ``v1`` and ``v2`` once and write both outputs once, ``4·B·C·T·H·W·itemsize``."""
+    return 4 * batch * channels * frames * height * width * itemsize
 
-    Read and write both clips whole (the out-of-place copies), read and write the pixels
-    each patch covers in both clips, and read each crop once. A patch covers
-    ``4 / |det L|`` pixels, ``L`` the 2×2 part of its ``inv_affine``, times its shape's share
-    of the square (1, π/4 or 1/2), at most the whole frame; parts off the frame count.
+
+def paste_bytes(tubelets, covered: int, channels: int, height: int, width: int, itemsize: int) -> int:
+    """Model of the bytes a painter that copies, then pastes, moves (ours, opencv).
+
+    :func:`must_move_bytes`, plus a read and a write of each of the ``covered`` pixels
+    (:func:`covered_pixels`) in both outputs, plus one read of each crop.
     """
     batch, _, frames = tubelets.inv_affine.shape[:3]
-    linear = tubelets.inv_affine[..., :2].double()
-    square = 4 / torch.linalg.det(linear).abs()  # (B, M, T) pixels
-    share = torch.tensor([1.0, math.pi / 4, 0.5], dtype=torch.float64)[tubelets.shape.long().cpu()]
-    covered = (square.cpu() * share[..., None]).clamp(max=height * width).sum().item()
     crops = tubelets.patch_size.double().prod(-1).sum().item()
-    clip = batch * channels * frames * height * width
-    return int(itemsize * (2 * 2 * clip + 2 * 2 * channels * covered + channels * crops))
+    must = must_move_bytes(batch, channels, frames, height, width, itemsize)
+    return int(must + itemsize * channels * (2 * 2 * covered + crops))
+
+
+def full_frame_bytes(tubelets, channels: int, height: int, width: int, itemsize: int) -> int:
+    """Model, a lower bound, of the bytes full-frame float32 warps move (grid_sample, kornia).
+
+    Both clips are converted to float32 copies and back (read ``itemsize``, write 4 bytes a
+    value, then the reverse), and each tubelet blends every pixel of both copies (a read
+    and a write of 4 bytes a value); their grids, masks and warped frames are left out.
+    """
+    batch, tubes, frames = tubelets.inv_affine.shape[:3]
+    values = 2 * batch * channels * frames * height * width  # of both clips
+    return int(values * (2 * (itemsize + 4) + tubes * 2 * 4))
+
+
+def covered_pixels(tubelets, height: int, width: int) -> int:
+    """Pixels the patches cover (alpha > 0) in a ``height × width`` frame, summed over clips,
+    tubelets and frames: one clip of each pair, since both get the same patches.
+
+    Patch coordinates ``u`` of each pixel follow :mod:`tubelets.params` in float32, as
+    :mod:`tubelets.reference` computes them; alpha is the shape's coverage times the opacity.
+    """
+    ys = torch.arange(height, dtype=torch.float32).view(-1, 1)
+    xs = torch.arange(width, dtype=torch.float32).view(1, -1)
+    tubelets = tubelets.to("cpu")
+    covered = 0
+    for b, m in itertools.product(range(tubelets.batch_size), range(tubelets.num_tubelets)):  # (T, H, W) at a time
+        a = tubelets.inv_affine[b, m, :, :, :, None, None]  # (T, 2, 3, 1, 1)
+        ux = (a[:, 0, 0] * xs + a[:, 0, 1] * ys) + a[:, 0, 2]  # (T, H, W)
+        uy = (a[:, 1, 0] * xs + a[:, 1, 1] * ys) + a[:, 1, 2]
+        coverage = shape_coverage(ux, uy, tubelets.shape[b, m], tubelets.softness[b, m])
+        covered += int((coverage * tubelets.opacity[b, m, :, None, None] > 0).sum())
+    return covered
 
 
 def usable_cores() -> int:

@@ -1,36 +1,60 @@
-"""Benchmark tubelets against the paper's per-clip pipeline and batched PyTorch warps.
+"""Benchmark tubelets against the official code, a per-clip OpenCV pipeline and batched PyTorch warps.
 
-    python benchmarks/run.py [--quick] [--out DIR]
+    python benchmarks/run.py [--quick] [--official CLONE] [--out DIR]
 
 Each case (clip size, batch ``B``, tubelets ``M``, transforms, dtype, threads) times every
 method on the same input clip pairs, in one process:
 
-===============  ========================================  ========================================
-method           sampling                                  compositing
-===============  ========================================  ========================================
-``paper``        NumPy, one clip at a time                 OpenCV, one clip pair at a time
-                 (``paper_pipeline.sample_clip``)          (``paper_pipeline.overlay_clip``)
-``grid_sample``  ``tubelets.sample_tubelets``              ``F.affine_grid`` + ``F.grid_sample``
-``kornia``       ``tubelets.sample_tubelets``              ``kornia.geometry.transform.warp_affine``
-``ours:NAME``    ``tubelets.sample_tubelets``              ``TubeletOverlay(backend=NAME)``
-===============  ========================================  ========================================
+================  ========================================  ========================================
+method            sampling                                  compositing
+================  ========================================  ========================================
+``official``      the paper's code (``official.py``, from the clone given with ``--official``),
+                  one clip pair per call as its data loader calls it: total only, as its
+                  parameter sampling also crops, resizes and shapes the patches
+``opencv``        efficient per-clip OpenCV pipeline (ours, written from the paper's text):
+                  NumPy, one clip at a time                 OpenCV, one clip pair at a time
+                  (``opencv_pipeline.sample_clip``)         (``opencv_pipeline.overlay_clip``)
+``grid_sample``   ``tubelets.sample_tubelets``              ``F.affine_grid`` + ``F.grid_sample``
+``kornia``        ``tubelets.sample_tubelets``              ``kornia.geometry.transform.warp_affine``
+``ours:NAME``     ``tubelets.sample_tubelets``              ``TubeletOverlay(backend=NAME)``
+================  ========================================  ========================================
 
 ``NAME`` is every backend available at run time, except Triton's interpreter on CPU tensors
-(a test tool); ``ours:torch``, the readable reference, is timed at ``B=1`` only.
+(a test tool); ``ours:torch``, the readable reference, is timed at ``B=1`` only. The
+official code handles only 16-frame 112² and 224² clips, the sizes of every case here, and
+runs with its pretraining config's values (read from the clone); it draws its own
+tubelets. ``official`` and ``opencv`` read ``(T, H, W, C)`` NumPy copies of the clips (made
+untimed) and return uncollated per-clip frames; ``B`` pairs are ``B`` calls in sequence.
 
 Stages: ``sample`` draws parameters; ``composite`` paints given parameters (every method
-paints the same :class:`~tubelets.Tubelets`, the paper pipeline after conversion to its
-per-clip form); ``total`` samples and paints, as in training. Figures are clip pairs per
-second, the median of ``REPEATS`` calls after one warm-up call, with min and max; ``×paper``
-divides by the paper pipeline's figure for the same stage and thread count. The paper
-pipeline reads ``(T, H, W, C)`` NumPy copies of the clips (made untimed) and returns
-uncollated per-clip arrays. Peak memory comes from one more call
-(:data:`measurement.CPU_MEMORY_METHOD`).
+but ``official`` paints the same :class:`~tubelets.Tubelets`, ``opencv`` after conversion
+to its per-clip form); ``total`` samples and paints, as in training.
 
-Roofline: the bytes painting must move (:func:`measurement.composite_bytes`) over the copy
-bandwidth measured in this run at the same thread count; a rate's share of the roofline is
-its achieved bandwidth over the copy bandwidth. The H100 figure is a model (bytes over
-3.35 TB/s), not a measurement. Results go to ``DIR/results.json`` and ``DIR/chart.png``.
+Timing: after one warm-up call of each, ``ROUNDS`` rounds each time every method and stage
+of the case once, in turn (:func:`measurement.interleaved_timings`), so that a busy spell of
+the machine slows all contenders alike. Columns, per row:
+
+* ``pairs/s``: clip pairs per second, the median over rounds, ``[min – max]`` beside it.
+* ``×official``, ``×opencv``, ``×grid``: the median over that method's median, same case
+  and stage (``official``: ``total`` only), same thread count.
+* ``ns/px``: nanoseconds per covered pixel per clip pair: the median time of a call over
+  the covered pixels of the case's tubelets (:func:`measurement.covered_pixels`: pixels
+  with alpha > 0, summed over clips, tubelets and frames of ``v1``; ``v2`` gets the same).
+  In ``total`` rows every call samples new tubelets and ``official`` its own, so there the
+  case's count stands for their expected count.
+* ``ops``, ``syncs``: kernel-like aten ops and host syncs of one call
+  (:func:`tubelets.profiling.count_dispatches`); NumPy methods dispatch none (blank).
+* ``moved MB``: a **model** of the bytes the method moves (:func:`measurement.paste_bytes`
+  for ``ours`` and ``opencv``, :func:`measurement.full_frame_bytes`, a lower bound, for
+  ``grid_sample`` and ``kornia``; ``official`` is not modelled), beside the bytes that must
+  move (:func:`measurement.must_move_bytes`, in the case's header line).
+* ``peak MiB``: extra memory of one more call (:data:`measurement.CPU_MEMORY_METHOD`).
+* ``roofline``: the achieved rate × the bytes that must move, over the copy bandwidth
+  measured in this run at the same thread count. The H100 figure in the header is a model
+  (must-move bytes over 3.35 TB/s), not a measurement.
+
+The issue's targets are checked at the end (:func:`print_targets`). Results go to
+``DIR/results.json`` and ``DIR/chart.png``.
 """
 from __future__ import annotations
 
@@ -38,10 +62,12 @@ import argparse
 import dataclasses
 import importlib.util
 import json
+import random
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the sibling modules; `tubelets` is the installed package
@@ -51,16 +77,20 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import measurement  # noqa: E402
-import paper_pipeline  # noqa: E402
+import official  # noqa: E402
+import opencv_pipeline  # noqa: E402
 import torch_pipelines  # noqa: E402
-from tubelets import TubeletConfig, TubeletOverlay, sample_tubelets  # noqa: E402
+from tubelets import TubeletConfig, TubeletOverlay, Tubelets, sample_tubelets  # noqa: E402
 from tubelets.ops import BACKENDS, unavailable  # noqa: E402
+from tubelets.profiling import count_dispatches  # noqa: E402
 
-REPEATS = 5
+ROUNDS = 5
 CHANNELS = 3
 ALL_CORES = measurement.usable_cores()
 TRANSFORMS = {"none": (), "rotation": ("rotation",), "scale+rotation+shear": ("scale", "rotation", "shear")}
 DTYPES = {"uint8": torch.uint8, "float32": torch.float32}
+NUMPY_METHODS = ("official", "opencv")
+"""Methods that dispatch no aten op: nothing for ``count_dispatches`` to count."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,10 +114,18 @@ class Case:
 
 TARGET = Case(16, 112, 112, 32, 2, "rotation", "uint8", 1)
 """The paper's training setting (§5.4.1) on one core."""
+TARGET_B1 = dataclasses.replace(TARGET, batch=1)
+"""The same, one clip pair per call, as ``DataLoader`` workers make items."""
+SPEEDUP_TARGETS = {TARGET: 30.0, TARGET_B1: 15.0}
+"""The issue's targets: ``total`` clip pairs/s of ours over the official code's."""
+PAINT_NS_TARGET = 3.0
+"""The issue's target: ns per covered pixel per clip pair of ours' ``composite`` at ``TARGET``."""
+KERNELS_TARGET, SYNCS_TARGET = 12, 0
+"""The issue's targets: at most this many kernel-like ops and host syncs per overlay call."""
 
 
 def matrix(quick: bool) -> list[Case]:
-    """Every case of the full matrix, or the quick subset: the target case and its neighbours."""
+    """Every case of the full matrix, or the quick subset: the target cases and their neighbours."""
     threads = sorted({1, ALL_CORES})
     if quick:
         near = [dataclasses.replace(TARGET, **change) for change in (
@@ -117,89 +155,130 @@ def our_backends(device: torch.device) -> tuple[list[str], dict[str, str]]:
     return names, reasons
 
 
-def methods(case: Case, device: torch.device, backends: list[str], with_kornia: bool):
-    """``({(method, stage): call}, bytes painting must move)`` for one case on ``device``.
+@dataclasses.dataclass(frozen=True)
+class Timed:
+    """One method at one stage: the call to time and what it moves."""
 
-    Every call works on the same clips; every ``composite`` call paints the same tubelets.
-    """
+    call: Callable[[], object]
+    moved_bytes: int | None  # the model of the bytes it moves; None: not modelled (or sampling only)
+
+
+def inputs(case: Case, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, Tubelets]:
+    """The case's clip pairs ``v1, v2`` ``(B, C, T, H, W)`` on ``device`` and the tubelets that
+    every ``composite`` call paints; the same for every run."""
     config = TubeletConfig(num_tubelets=case.tubelets, transforms=TRANSFORMS[case.transform])
     generator = torch.Generator().manual_seed(0)
     size = (case.batch, CHANNELS, case.frames, case.height, case.width)
     v1, v2 = (torch.randint(0, 256, size, dtype=torch.uint8, generator=generator) for _ in range(2))
     if case.dtype == "float32":
         v1, v2 = v1 / 255, v2 / 255
+    tubelets = sample_tubelets(config, case.batch, case.frames, case.height, case.width, generator=generator)
+    return v1.to(device), v2.to(device), tubelets.to(device)
+
+
+def methods(case, v1, v2, tubelets, covered, backends, with_kornia, clone) -> dict[tuple[str, str], Timed]:
+    """``{(method, stage): Timed}`` for one case, on the device of ``v1``.
+
+    ``covered`` is :func:`measurement.covered_pixels` of ``tubelets``; ``clone`` the official
+    code's clone or None. NumPy methods run on CPU tensors only.
+    """
+    config = TubeletConfig(num_tubelets=case.tubelets, transforms=TRANSFORMS[case.transform])
     batch, frames, height, width = case.batch, case.frames, case.height, case.width
-    tubelets = sample_tubelets(config, batch, frames, height, width, generator=generator)
+    itemsize = v1.element_size()
+    paste = measurement.paste_bytes(tubelets, covered, CHANNELS, height, width, itemsize)
+    full_frame = measurement.full_frame_bytes(tubelets, CHANNELS, height, width, itemsize)
 
     def sample():
-        return sample_tubelets(config, batch, frames, height, width, device=device)
+        return sample_tubelets(config, batch, frames, height, width, device=v1.device)
 
-    calls = {}
-    if device.type == "cpu":
+    timed = {}
+    if v1.device.type == "cpu":
         n1, n2 = (v.permute(0, 2, 3, 4, 1).contiguous().numpy() for v in (v1, v2))
-        clips = paper_pipeline.from_tubelets(tubelets)
+        if clone is not None:
+            transform, pairs = official.Official(clone, frames, height, width), official.clip_pairs(n1, n2)
+            timed[("official", "total")] = Timed(lambda: transform.pairs(pairs), None)
+        clips = opencv_pipeline.from_tubelets(tubelets)
         rng = np.random.default_rng(0)
 
-        def paper_sample():
-            return [paper_pipeline.sample_clip(rng, config, frames, height, width) for _ in range(batch)]
+        def opencv_sample():
+            return [opencv_pipeline.sample_clip(rng, config, frames, height, width) for _ in range(batch)]
 
-        def paper_composite():
-            return [paper_pipeline.overlay_clip(n1[b], (n1[b], n2[b]), clips[b]) for b in range(batch)]
+        def opencv_composite():
+            return [opencv_pipeline.overlay_clip(n1[b], (n1[b], n2[b]), clips[b]) for b in range(batch)]
 
-        def paper_total():
-            return [paper_pipeline.overlay_clip(n1[b], (n1[b], n2[b]),
-                                                paper_pipeline.sample_clip(rng, config, frames, height, width))
+        def opencv_total():
+            return [opencv_pipeline.overlay_clip(n1[b], (n1[b], n2[b]),
+                                                 opencv_pipeline.sample_clip(rng, config, frames, height, width))
                     for b in range(batch)]
 
-        calls.update({("paper", "sample"): paper_sample, ("paper", "composite"): paper_composite,
-                      ("paper", "total"): paper_total})
-    v1, v2, tubelets = v1.to(device), v2.to(device), tubelets.to(device)
-    calls[("ours", "sample")] = sample
+        timed.update({("opencv", "sample"): Timed(opencv_sample, None),
+                      ("opencv", "composite"): Timed(opencv_composite, paste),
+                      ("opencv", "total"): Timed(opencv_total, paste)})
+    timed[("ours", "sample")] = Timed(sample, None)
     baselines = [("grid_sample", torch_pipelines.overlay_grid_sample)]
     if with_kornia:
         baselines.append(("kornia", torch_pipelines.overlay_kornia))
     for name, overlay in baselines:
-        calls[(name, "composite")] = lambda overlay=overlay: overlay(v1, v2, tubelets)
-        calls[(name, "total")] = lambda overlay=overlay: overlay(v1, v2, sample())
+        timed[(name, "composite")] = Timed(lambda overlay=overlay: overlay(v1, v2, tubelets), full_frame)
+        timed[(name, "total")] = Timed(lambda overlay=overlay: overlay(v1, v2, sample()), full_frame)
     for name in backends:
         if name == "torch" and batch > 1:
             continue  # the readable reference takes seconds to minutes per batch: timed at B=1 only
         overlay = TubeletOverlay(config, backend=name)
-        calls[(f"ours:{name}", "composite")] = lambda overlay=overlay: overlay(v1, v2, tubelets=tubelets)
-        calls[(f"ours:{name}", "total")] = lambda overlay=overlay: overlay(v1, v2)
-    itemsize = torch.empty((), dtype=DTYPES[case.dtype]).element_size()
-    return calls, measurement.composite_bytes(tubelets, CHANNELS, height, width, itemsize)
+        timed[(f"ours:{name}", "composite")] = Timed(lambda overlay=overlay: overlay(v1, v2, tubelets=tubelets), paste)
+        timed[(f"ours:{name}", "total")] = Timed(lambda overlay=overlay: overlay(v1, v2), paste)
+    return timed
 
 
-def run_case(case, device, backends, with_kornia, bandwidth, progress) -> tuple[dict, list[dict]]:
+def run_case(case, device, backends, with_kornia, clone, bandwidth, progress) -> tuple[dict, list[dict]]:
     """Time and measure every method of ``case`` on ``device``: the case's summary and its rows."""
-    calls, moved = methods(case, device, backends, with_kornia)
-    roofline = case.batch * bandwidth / moved
-    summary = {**dataclasses.asdict(case), "device": str(device), "bytes_moved": moved,
-               "copy_bandwidth": bandwidth, "roofline_clip_pairs_per_s": roofline,
-               "h100_model_clip_pairs_per_s": case.batch * measurement.H100_BANDWIDTH / moved}
+    v1, v2, tubelets = inputs(case, device)
+    covered = measurement.covered_pixels(tubelets, case.height, case.width)
+    timed = methods(case, v1, v2, tubelets, covered, backends, with_kornia, clone)
+    must = measurement.must_move_bytes(case.batch, CHANNELS, case.frames, case.height, case.width,
+                                       v1.element_size())
+    roofline = case.batch * bandwidth / must
+    summary = {**dataclasses.asdict(case), "device": str(device), "must_move_bytes": must,
+               "covered_pixels": covered, "copy_bandwidth": bandwidth, "roofline_clip_pairs_per_s": roofline,
+               "h100_model_clip_pairs_per_s": case.batch * measurement.H100_BANDWIDTH / must}
+    progress(f"{len(timed)} calls × {ROUNDS} rounds, interleaved")
+    seconds = measurement.interleaved_timings({key: t.call for key, t in timed.items()}, device, rounds=ROUNDS)
     rows = []
-    for (method, stage), call in calls.items():
-        progress(f"{method} {stage}")
-        seconds = measurement.timings(call, device, repeats=REPEATS, warmup=1)
-        rates = [case.batch / s for s in seconds]
+    for (method, stage), t in timed.items():
+        progress(f"{method} {stage}: memory and dispatches")
+        rates = [case.batch / s for s in seconds[(method, stage)]]
+        median = statistics.median(rates)
+        counts = None if method in NUMPY_METHODS else count_dispatches(t.call)
+        painted = stage != "sample"
         rows.append({**dataclasses.asdict(case), "device": str(device), "method": method, "stage": stage,
-                     "seconds": seconds,
-                     "clip_pairs_per_s": {"median": statistics.median(rates), "min": min(rates), "max": max(rates)},
-                     "peak_bytes": measurement.peak_memory(call, device),
-                     "roofline_share": None if stage == "sample" else statistics.median(rates) / roofline})
+                     "seconds": seconds[(method, stage)],
+                     "clip_pairs_per_s": {"median": median, "min": min(rates), "max": max(rates)},
+                     "ns_per_covered_pixel": case.batch / median / covered * 1e9 if painted else None,
+                     "kernel_ops": None if counts is None else counts.kernels,
+                     "host_syncs": None if counts is None else counts.syncs,
+                     "ops": None if counts is None else dict(counts.ops),
+                     "moved_bytes_model": t.moved_bytes,
+                     "peak_bytes": measurement.peak_memory(t.call, device),
+                     "roofline_share": median / roofline if painted else None})
     return summary, rows
 
 
-def add_ratios(rows: list[dict]) -> None:
-    """``vs_paper``: each row's median over the paper pipeline's, same case and stage."""
-    def key(row):
-        return tuple(row[f] for f in (*Case.__dataclass_fields__, "stage"))
+RATIO_BASES = {"official": "vs_official", "opencv": "vs_opencv", "grid_sample": "vs_grid_sample"}
+"""Method → the row field holding the ratio to it."""
 
-    paper = {key(r): r["clip_pairs_per_s"]["median"] for r in rows if r["method"] == "paper"}
-    for row in rows:
-        base = paper.get(key(row))
-        row["vs_paper"] = None if base is None else row["clip_pairs_per_s"]["median"] / base
+
+def add_ratios(rows: list[dict]) -> None:
+    """``vs_official``, ``vs_opencv``, ``vs_grid_sample``: each row's median over that method's,
+    same case and stage; on the same device for grid_sample (the NumPy methods run on CPU)."""
+    def key(row, method):
+        device = row["device"] if method == "grid_sample" else None
+        return (*(row[f] for f in Case.__dataclass_fields__), row["stage"], device)
+
+    for method, field in RATIO_BASES.items():
+        base = {key(r, method): r["clip_pairs_per_s"]["median"] for r in rows if r["method"] == method}
+        for row in rows:
+            rate = base.get(key(row, method))
+            row[field] = None if rate is None else row["clip_pairs_per_s"]["median"] / rate
 
 
 def show_progress(text: str) -> None:
@@ -211,45 +290,88 @@ def show_progress(text: str) -> None:
     sys.stderr.flush()
 
 
+
+def case_of(row: dict) -> Case:
+    return Case(**{f: row[f] for f in Case.__dataclass_fields__})
+
+
 def print_case(summary: dict, rows: list[dict]) -> None:
-    """The case's roofline line, then one line per method and stage."""
+    """The case's header (bytes that must move, covered pixels, roofline), then one line per
+    method and stage; columns as in the module docstring."""
     device = summary["device"]
-    print(f"\n== {Case(**{f: summary[f] for f in Case.__dataclass_fields__}).label()}, on {device}")
-    print(f"   {summary['bytes_moved'] / 1e6:.1f} MB must move: roofline "
-          f"{summary['roofline_clip_pairs_per_s']:,.0f} clip pairs/s at the copy bandwidth measured here "
-          f"({summary['copy_bandwidth'] / 1e9:.1f} GB/s); H100 model "
-          f"({measurement.H100_BANDWIDTH / 1e12:.2f} TB/s, not measured) "
-          f"{summary['h100_model_clip_pairs_per_s']:,.0f} clip pairs/s")
-    print(f"   {'method':<16}{'stage':<10}{'clip pairs/s':>13}  {'[min – max]':<21}{'×paper':>8}"
-          f"{'peak MiB':>10}{'roofline':>10}")
+    print(f"\n== {case_of(summary).label()}, on {device}")
+    print(f"   must move {summary['must_move_bytes'] / 1e6:.1f} MB (read v1 and v2, write both outputs); "
+          f"{summary['covered_pixels'] / summary['batch']:,.0f} covered pixels per clip pair")
+    print(f"   roofline {summary['roofline_clip_pairs_per_s']:,.0f} clip pairs/s at the copy bandwidth measured "
+          f"here ({summary['copy_bandwidth'] / 1e9:.1f} GB/s); H100 model ({measurement.H100_BANDWIDTH / 1e12:.2f} "
+          f"TB/s, not measured) {summary['h100_model_clip_pairs_per_s']:,.0f} clip pairs/s")
+    print(f"   {'method':<16}{'stage':<10}{'pairs/s':>10}  {'[min – max]':<22}{'×official':>9}{'×opencv':>8}"
+          f"{'×grid':>7}{'ns/px':>7}{'ops':>5}{'syncs':>6}{'moved MB':>9}{'peak MiB':>9}{'roofline':>9}")
     for row in rows:
         rate = row["clip_pairs_per_s"]
         method = row["method"] if device == "cpu" else f"{row['method']}@{device}"
         spread = f"[{rate['min']:,.1f} – {rate['max']:,.1f}]"
-        ratio = "" if row["vs_paper"] is None else f"{row['vs_paper']:.2f}"
-        peak = "n/a" if row["peak_bytes"] is None else f"{row['peak_bytes'] / 2**20:.1f}"
-        share = "" if row["roofline_share"] is None else f"{row['roofline_share']:.1%}"
-        print(f"   {method:<16}{row['stage']:<10}{rate['median']:>13,.1f}  {spread:<21}{ratio:>8}{peak:>10}{share:>10}")
+        cells = [_cell(row["vs_official"], "{:.1f}"), _cell(row["vs_opencv"], "{:.2f}"),
+                 _cell(row["vs_grid_sample"], "{:.1f}"), _cell(row["ns_per_covered_pixel"], "{:.1f}"),
+                 _cell(row["kernel_ops"], "{}"), _cell(row["host_syncs"], "{}"),
+                 _cell(row["moved_bytes_model"], "{:.1f}", 1e-6), _cell(row["peak_bytes"], "{:.1f}", 2**-20),
+                 _cell(row["roofline_share"], "{:.1%}")]
+        widths = [9, 8, 7, 7, 5, 6, 9, 9, 9]
+        print(f"   {method:<16}{row['stage']:<10}{rate['median']:>10,.1f}  {spread:<22}"
+              + "".join(f"{cell:>{w}}" for cell, w in zip(cells, widths)))
     sys.stdout.flush()
 
 
-def print_target(rows: list[dict]) -> None:
-    """Ratios of the target case, sampling and compositing together."""
-    rates = {r["method"]: r["clip_pairs_per_s"]["median"] for r in rows
-             if r["stage"] == "total" and r["device"] == "cpu"
-             and all(r[f] == getattr(TARGET, f) for f in Case.__dataclass_fields__)}
-    if "paper" not in rates:
+def _cell(value, form: str, scale: float = 1.0) -> str:
+    return "" if value is None else form.format(value * scale if scale != 1.0 else value)
+
+
+def targets(rows: list[dict]) -> list[dict]:
+    """The issue's targets for each of our backends timed at :data:`TARGET`, on CPU:
+    ``{method, target, value, met}``, ``value`` and ``met`` None where not measured."""
+    def row(case, method, stage):
+        return next((r for r in rows if case_of(r) == case and r["device"] == "cpu"
+                     and r["method"] == method and r["stage"] == stage), None)
+
+    checks = []
+    contenders = sorted({r["method"] for r in rows if r["method"].startswith("ours:") and case_of(r) == TARGET
+                         and r["device"] == "cpu"})
+    for method in contenders:
+        for case, wanted in SPEEDUP_TARGETS.items():
+            ours, theirs = row(case, method, "total"), row(case, "official", "total")
+            value = None if ours is None or theirs is None else ours["vs_official"]
+            checks.append({"method": method, "target": f">= {wanted:g}× official at B={case.batch} (sample + paint)",
+                           "value": value, "unit": "×", "met": None if value is None else value >= wanted})
+        paint, overlay = row(TARGET, method, "composite"), row(TARGET, method, "total")
+        for target, value, unit, bound in [
+            (f"<= {PAINT_NS_TARGET:g} ns per covered pixel per clip pair (paint, B=32)",
+             paint["ns_per_covered_pixel"], " ns", PAINT_NS_TARGET),
+            (f"<= {KERNELS_TARGET} kernel-like ops per overlay call (B=32)", overlay["kernel_ops"], "", KERNELS_TARGET),
+            (f"<= {SYNCS_TARGET} host syncs per overlay call (B=32)", overlay["host_syncs"], "", SYNCS_TARGET),
+        ]:
+            checks.append({"method": method, "target": target, "value": value, "unit": unit, "met": value <= bound})
+    return checks
+
+
+def print_targets(checks: list[dict], with_official: bool) -> None:
+    """One line per target: the target, the measured value, met or not."""
+    if not checks:
+        print(f"\nTargets of issue 8: not checked, no backend of ours was timed at {TARGET.label()}")
         return
-    paper, grid = rates["paper"], rates["grid_sample"]
-    print(f"\nTarget: {TARGET.label()}, sampling + compositing")
-    for method, ours in rates.items():
-        if method.startswith("ours:"):
-            print(f"   {method}: {ours:,.0f} clip pairs/s = {ours / paper:.2f}× the paper pipeline "
-                  f"({paper:,.0f}/s), {ours / grid:.2f}× batched grid_sample ({grid:,.0f}/s)")
+    print(f"\nTargets of issue 8 ({TARGET.label()}; B=1 the same with one clip pair per call):")
+    for check in checks:
+        value = check["value"]
+        if value is None:
+            shown, verdict = "not measured", "" if with_official else "(run with --official CLONE)"
+        else:
+            shown = f"{value:.2f}{check['unit']}" if isinstance(value, float) else f"{value}"
+            verdict = "met" if check["met"] else "NOT MET"
+        print(f"   {check['method']:<10}{check['target']:<62}{shown:>14}  {verdict}")
 
 
 def write_chart(rows: list[dict], path: Path) -> bool:
-    """Clip pairs/s per method for the paper's setting (M=2, rotation), total stage, log scale."""
+    """Clip pairs/s per method for the paper's setting (M=2, rotation), total stage, log scale;
+    each bar labelled with its ratio to the official code where that was timed."""
     try:
         import matplotlib
     except ImportError:
@@ -259,26 +381,33 @@ def write_chart(rows: list[dict], path: Path) -> bool:
 
     chosen = [r for r in rows if r["stage"] == "total" and r["tubelets"] == 2 and r["transform"] == "rotation"]
     panels = sorted({r["threads"] for r in chosen})
-    figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    figure, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 4.8), squeeze=False)
     for ax, threads in zip(axes[0], panels):
         here = [r for r in chosen if r["threads"] == threads]
         cases = sorted({(r["frames"], r["height"], r["batch"], r["dtype"]) for r in here})
-        labels = sorted({(r["method"], r["device"]) for r in here}, key=lambda m: (m[0] != "paper", m))
+        labels = sorted({(r["method"], r["device"]) for r in here},
+                        key=lambda m: (m[0] not in NUMPY_METHODS, NUMPY_METHODS.index(m[0])
+                                       if m[0] in NUMPY_METHODS else 0, m))
         width = 0.8 / len(labels)
         for i, (method, device) in enumerate(labels):
-            values = {(r["frames"], r["height"], r["batch"], r["dtype"]): r["clip_pairs_per_s"] for r in here
+            values = {(r["frames"], r["height"], r["batch"], r["dtype"]): r for r in here
                       if (r["method"], r["device"]) == (method, device)}
             xs = [k + i * width for k, case in enumerate(cases) if case in values]
-            stats = [values[case] for case in cases if case in values]
+            stats = [values[case]["clip_pairs_per_s"] for case in cases if case in values]
             medians = [s["median"] for s in stats]
             spread = [[m - s["min"] for m, s in zip(medians, stats)], [s["max"] - m for m, s in zip(medians, stats)]]
             name = method if device == "cpu" else f"{method}@{device}"
-            ax.bar(xs, medians, width, yerr=spread, label=name, capsize=2)
+            bars = ax.bar(xs, medians, width, yerr=spread, label=name, capsize=2)
+            ratios = [values[case]["vs_official"] for case in cases if case in values]
+            if any(r is not None for r in ratios) and method != "official":
+                ax.bar_label(bars, labels=["" if r is None else f"{r:.{1 if r < 10 else 0}f}×" for r in ratios],
+                             fontsize=6, padding=2)
         ax.set_xticks([k + 0.4 - width / 2 for k in range(len(cases))])
         ax.set_xticklabels([f"{t}×{h}² B={b}\n{d}" for t, h, b, d in cases])
         ax.set_yscale("log")
         ax.set_ylabel("clip pairs / s (median, min–max)")
-        ax.set_title(f"M=2, rotation, sample + composite, {threads} thread{'s' if threads > 1 else ''}")
+        ax.set_title(f"M=2, rotation, sample + composite, {threads} thread{'s' if threads > 1 else ''}"
+                     + ("\nbar labels: × official" if any(r["method"] == "official" for r in here) else ""))
         ax.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -288,9 +417,15 @@ def write_chart(rows: list[dict], path: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="the target case and its neighbours (< 2 min)")
+    parser.add_argument("--quick", action="store_true", help="the target cases and their neighbours (1-2 min)")
+    parser.add_argument("--official", type=Path, metavar="CLONE",
+                        help="a clone of github.com/fmthoker/tubelet-contrast: time the paper's code too")
     parser.add_argument("--out", type=Path, default=Path("out/bench"), help="where results.json and chart.png go")
     args = parser.parse_args(argv)
+    if args.official is not None:
+        official.load(args.official)  # a wrong path fails now, not after minutes of timing
+        np.random.seed(0)  # the official code draws from NumPy's and Python's global generators
+        random.seed(0)
     cases = matrix(args.quick)
     info = measurement.machine()
     cpu = torch.device("cpu")
@@ -305,9 +440,16 @@ def main(argv: list[str] | None = None) -> None:
               + "".join(f"\n   {name} unavailable: {reason}" for name, reason in reasons.items()))
     if not with_kornia:
         print("kornia is not installed: its baseline is skipped")
+    if args.official is None:
+        print("official: not timed (give --official CLONE, a clone of github.com/fmthoker/tubelet-contrast)")
+    else:
+        print(f"official: {args.official.resolve()}, one clip pair per call; sampling and pasting are one "
+              "call there (its sampler also crops, resizes and shapes the patches), so it has a total row only")
+    print("opencv: efficient per-clip OpenCV pipeline (ours, written from the paper's text)")
+    print(f"timing: median, min and max of {ROUNDS} interleaved rounds after one warm-up call of each")
     print(f"memory: {measurement.CPU_MEMORY_METHOD}")
-    print("note: cv2.setNumThreads cannot spread the paper pipeline's small per-clip warps over cores; "
-          "in training it scales over DataLoader worker processes instead, so the 1-thread ratios "
+    print("note: cv2.setNumThreads cannot spread the per-clip NumPy/OpenCV methods' small warps over cores; "
+          "in training they scale over DataLoader worker processes instead, so the 1-thread ratios "
           "compare like with like")
 
     start = time.perf_counter()
@@ -326,22 +468,26 @@ def main(argv: list[str] | None = None) -> None:
             def progress(what, prefix=prefix):
                 show_progress(f"{prefix} {what} ({time.perf_counter() - start:.0f} s)")
 
-            summary, case_rows = run_case(case, device, backends[device][0], with_kornia, bandwidths[key], progress)
+            summary, case_rows = run_case(case, device, backends[device][0], with_kornia, args.official,
+                                          bandwidths[key], progress)
             summaries.append(summary)
             rows += case_rows
             add_ratios(rows)
             show_progress("")
             print_case(summary, case_rows)
     print(f"done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    print_target(rows)
+    checks = targets(rows)
+    print_targets(checks, args.official is not None)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + f" --out {args.out}"
-    result = {"command": command, "machine": info,
-              "repeats": REPEATS, "memory_method": measurement.CPU_MEMORY_METHOD,
+    command = ("python benchmarks/run.py" + (" --quick" if args.quick else "")
+               + (f" --official {args.official}" if args.official else "") + f" --out {args.out}")
+    result = {"command": command, "machine": info, "official": None if args.official is None else {
+                  "clone": str(args.official.resolve()), "configs": official.CONFIGS},
+              "rounds": ROUNDS, "memory_method": measurement.CPU_MEMORY_METHOD,
               "copy_bandwidth": bandwidths, "h100_model_bandwidth": measurement.H100_BANDWIDTH,
               "backends": {str(d): {"available": n, "unavailable": r} for d, (n, r) in backends.items()},
-              "cases": summaries, "rows": rows}
+              "cases": summaries, "rows": rows, "targets": checks}
     (args.out / "results.json").write_text(json.dumps(result, indent=1))
     print(f"\nwrote {args.out / 'results.json'}")
     if write_chart(rows, args.out / "chart.png"):

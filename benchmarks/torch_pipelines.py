@@ -49,7 +49,7 @@ def overlay_grid_sample(v1: torch.Tensor, v2: torch.Tensor, tubelets: Tubelets) 
         patch = patch.view(batch, channels, frames, height, width)
         shape = tubelets.shape[:, m].view(-1, 1, 1, 1)
         softness = tubelets.softness[:, m].view(-1, 1, 1, 1)
-        coverage = _coverage(u[..., 0], u[..., 1], shape, softness)  # (B, T, H, W)
+        coverage = shape_coverage(u[..., 0], u[..., 1], shape, softness)  # (B, T, H, W)
         alpha = (coverage * tubelets.opacity[:, m, :, None, None]).unsqueeze(1)
         for out in outputs:
             out.lerp_(patch, alpha)
@@ -75,7 +75,7 @@ def overlay_kornia(v1: torch.Tensor, v2: torch.Tensor, tubelets: Tubelets) -> tu
     for m in range(tubelets.num_tubelets):
         shape = tubelets.shape[:, m].view(-1, 1, 1)
         softness = tubelets.softness[:, m].view(-1, 1, 1)
-        mask = _coverage((xs - centre[:, m, 0, None, None]) / half[:, m, 0, None, None],
+        mask = shape_coverage((xs - centre[:, m, 0, None, None]) / half[:, m, 0, None, None],
                          (ys - centre[:, m, 1, None, None]) / half[:, m, 1, None, None], shape, softness)
         frame = v1[clips, :, tubelets.src_frame[:, m].long()].float()  # (B, C, H, W)
         stacked = torch.cat([frame, mask[:, None]], 1)[:, None].expand(batch, frames, channels + 1, height, width)
@@ -97,7 +97,7 @@ def _crop_geometry(src_box: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (box[..., :2] + box[..., 2:]) / 2, (box[..., 2:] - box[..., :2] + 1) / 2
 
 
-def _coverage(ux: torch.Tensor, uy: torch.Tensor, shape: torch.Tensor, softness: torch.Tensor) -> torch.Tensor:
+def shape_coverage(ux: torch.Tensor, uy: torch.Tensor, shape: torch.Tensor, softness: torch.Tensor) -> torch.Tensor:
     """Shape coverage in ``[0, 1]`` at patch coordinates ``u`` (as :mod:`tubelets.reference`).
 
     ``shape`` and ``softness`` broadcast against ``ux`` and ``uy``. Every shape's distance is

@@ -3,11 +3,14 @@
 * ``benchmarks/torch_pipelines.py`` (grid_sample, kornia) against :mod:`tubelets.reference`
   on the same :class:`~tubelets.Tubelets`, float32, on the pixels where bilinear sampling
   and mask conventions cannot differ (see :func:`unambiguous`).
-* ``benchmarks/paper_pipeline.py``: a pair whose clips agree wherever a patch was pasted,
-  untouched outside the patches; exact on translated patches; parameters drawn as the
-  paper says; the non-linear path smoothed as scipy smooths.
+* ``benchmarks/opencv_pipeline.py`` (the per-clip OpenCV pipeline): a pair whose clips
+  agree wherever a patch was pasted, untouched outside the patches; exact on translated
+  patches; parameters drawn as the paper says; the non-linear path smoothed as scipy smooths.
+* ``benchmarks/official.py``: a folder that is not a clone of the official code is refused
+  by name, before anything is imported (the official code itself is not needed).
 """
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -15,13 +18,14 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("cv2", reason="the paper pipeline baseline needs opencv-python-headless")
-pytest.importorskip("scipy", reason="the paper pipeline baseline needs scipy")
+pytest.importorskip("cv2", reason="the OpenCV pipeline baseline needs opencv-python-headless")
+pytest.importorskip("scipy", reason="the OpenCV pipeline baseline needs scipy")
 from scipy.ndimage import gaussian_filter1d  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-import paper_pipeline  # noqa: E402
+import official  # noqa: E402
+import opencv_pipeline  # noqa: E402
 import torch_pipelines  # noqa: E402
 from tubelets import SHAPES, TubeletConfig, TubeletOverlay, sample_tubelets  # noqa: E402
 
@@ -119,7 +123,7 @@ def test_torch_baselines_round_uint8_like_the_reference_on_translated_patches():
         assert torch.equal(out[compared.expand_as(out)], want[compared.expand_as(want)])
 
 
-def paper_inputs(dtype):
+def opencv_inputs(dtype):
     """One clip pair as ``(T, H, W, C)`` arrays, and constant clips to find where patches went."""
     v1, v2 = (v[0].permute(1, 2, 3, 0).contiguous().numpy() for v in clip_pair(dtype, batch=1))
     low, high = np.zeros_like(v1), np.full_like(v1, 255 if dtype == torch.uint8 else 1)
@@ -128,15 +132,15 @@ def paper_inputs(dtype):
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32], ids=str)
 @pytest.mark.parametrize("transforms", TRANSFORMS, ids=lambda t: "+".join(t) or "none")
-def test_paper_pipeline_pastes_the_same_patches_into_both_clips(dtype, transforms):
+def test_opencv_pipeline_pastes_the_same_patches_into_both_clips(dtype, transforms):
     config = TubeletConfig(num_tubelets=3, transforms=transforms)
-    v1, v2, low, high = paper_inputs(dtype)
+    v1, v2, low, high = opencv_inputs(dtype)
     before = v1.copy(), v2.copy()
-    tubes = paper_pipeline.sample_clip(np.random.default_rng(3), config, FRAMES, HEIGHT, WIDTH)
-    out1, out2 = paper_pipeline.overlay_clip(v1, (v1, v2), tubes)
+    tubes = opencv_pipeline.sample_clip(np.random.default_rng(3), config, FRAMES, HEIGHT, WIDTH)
+    out1, out2 = opencv_pipeline.overlay_clip(v1, (v1, v2), tubes)
     # Pasting is copying: a pixel is pasted (alpha 1) exactly where painting a black and a
     # white clip gives the same value; elsewhere alpha is 0.
-    on_low, on_high = paper_pipeline.overlay_clip(v1, (low, high), tubes)
+    on_low, on_high = opencv_pipeline.overlay_clip(v1, (low, high), tubes)
     pasted = (on_low == on_high).all(-1)
     assert pasted.any(axis=(1, 2)).all()
     assert np.array_equal(out1[pasted], out2[pasted])
@@ -152,7 +156,7 @@ def inside_patch_boxes(tubes):
     inside = np.zeros((FRAMES, HEIGHT, WIDTH), dtype=bool)
     for m in range(len(tubes.src_frame)):
         x0, y0, x1, y1 = tubes.src_box[m]
-        maps = paper_pipeline.linear_maps(tubes.angles[m], tubes.scales[m], tubes.shears[m])
+        maps = opencv_pipeline.linear_maps(tubes.angles[m], tubes.scales[m], tubes.shears[m])
         extent = np.abs(maps) @ np.array([x1 - x0 + 1, y1 - y0 + 1]) / 2 + 1.5  # (T, 2)
         offset = np.abs(np.stack([x, y], -1)[None] - tubes.centers[m][:, None, None])  # (T, H, W, 2)
         inside |= (offset <= extent[:, None, None]).all(-1)
@@ -160,8 +164,8 @@ def inside_patch_boxes(tubes):
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32], ids=str)
-def test_paper_pipeline_replays_translated_tubelets_as_the_reference(dtype):
-    # Centres sit on the crop's pixel grid, so the paper pipeline copies the crop; the
+def test_opencv_pipeline_replays_translated_tubelets_as_the_reference(dtype):
+    # Centres sit on the crop's pixel grid, so the OpenCV pipeline copies the crop; the
     # reference's float32 patch coordinates land within 4e-5 px of the same pixels (u is
     # rounded near 1e-6, times a half size under 37 px), which uint8 rounding absorbs.
     config = TubeletConfig(num_tubelets=3, transforms=())
@@ -170,16 +174,16 @@ def test_paper_pipeline_replays_translated_tubelets_as_the_reference(dtype):
     expected = TubeletOverlay(config, backend="torch")(v1, v2, tubelets=tubelets)
     n1, n2 = (v.permute(0, 2, 3, 4, 1).numpy() for v in (v1, v2))
     atol = 0 if dtype == torch.uint8 else 1e-4
-    for b, tubes in enumerate(paper_pipeline.from_tubelets(tubelets)):
-        for out, want in zip(paper_pipeline.overlay_clip(n1[b], (n1[b], n2[b]), tubes), expected):
+    for b, tubes in enumerate(opencv_pipeline.from_tubelets(tubelets)):
+        for out, want in zip(opencv_pipeline.overlay_clip(n1[b], (n1[b], n2[b]), tubes), expected):
             np.testing.assert_allclose(out, want[b].permute(1, 2, 3, 0).numpy(), rtol=0, atol=atol)
 
 
-def test_paper_sampler_follows_the_config():
+def test_opencv_sampler_follows_the_config():
     config = TubeletConfig(num_tubelets=4, transforms=("scale", "rotation", "shear"))
     frames, size = 16, np.array([WIDTH, HEIGHT])
     for seed in range(20):
-        tubes = paper_pipeline.sample_clip(np.random.default_rng(seed), config, frames, HEIGHT, WIDTH)
+        tubes = opencv_pipeline.sample_clip(np.random.default_rng(seed), config, frames, HEIGHT, WIDTH)
         extent = tubes.src_box[:, 2:] - tubes.src_box[:, :2] + 1
         assert (tubes.src_box[:, :2] >= 0).all() and (tubes.src_box[:, 2:] < size).all()
         assert (extent >= np.floor(config.patch_size[0] * size)).all()
@@ -191,9 +195,9 @@ def test_paper_sampler_follows_the_config():
         assert ((tubes.scales >= 0.5) & (tubes.scales <= 1.5)).all()
 
 
-def test_paper_nonlinear_path_is_scipy_smoothing_downsampled():
+def test_opencv_nonlinear_path_is_scipy_smoothing_downsampled():
     points, sigma, frames, size = 48, 8.0, 16, np.array([112.0, 112.0])
-    path = paper_pipeline.nonlinear_path(np.random.default_rng(5), points, sigma, frames, size)
+    path = opencv_pipeline.nonlinear_path(np.random.default_rng(5), points, sigma, frames, size)
     raw = np.random.default_rng(5).random((points, 2)) * size
     smooth = gaussian_filter1d(raw, sigma, axis=0, mode="reflect")
     # scipy's "reflect": the signal mirrored about its ends (d c b a | a b c d | d c b a),
@@ -206,3 +210,12 @@ def test_paper_nonlinear_path_is_scipy_smoothing_downsampled():
     position = np.linspace(0, points - 1, frames)
     expected = np.stack([np.interp(position, np.arange(points), smooth[:, a]) for a in range(2)], 1)
     np.testing.assert_array_equal(path, expected)
+
+
+def test_official_loader_names_a_folder_that_is_not_a_clone(tmp_path):
+    (tmp_path / "pyvrl" / "datasets").mkdir(parents=True)  # a look-alike without the transform's files
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path.resolve()))) as error:
+        official.load(tmp_path)
+    assert "not a clone of github.com/fmthoker/tubelet-contrast" in str(error.value)
+    assert "pyvrl/models/pretraining/tubeletcontrast/tubelets.py" in str(error.value)
+    assert not [name for name in sys.modules if name.split(".")[0] == official.PACKAGE]

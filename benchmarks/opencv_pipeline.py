@@ -1,7 +1,9 @@
-"""The paper's pipeline: tubelets for one clip pair at a time, in NumPy and OpenCV.
+"""Efficient per-clip OpenCV pipeline (ours, written from the paper's text), label ``opencv``.
 
-Written from the text of Tubelet-Contrastive Self-Supervision (§5.3.2–5.3.4, §5.4.1), the
-way the method runs inside ``DataLoader`` workers, one clip pair per call:
+Tubelets for one clip pair at a time, in NumPy and OpenCV, as an efficient implementation
+of the text of Tubelet-Contrastive Self-Supervision (§5.3.2–5.3.4, §5.4.1) would run them
+inside ``DataLoader`` workers, one clip pair per call. It is not the paper's code (that is
+``official.py``'s, timed when the user has a clone of it):
 
 * Sampling (NumPy, :func:`sample_clip`): ``M`` crops of ``H' × W'`` pixels from a random
   frame of ``v1``, each with a random shape; per tubelet a non-linear path of ``N`` uniform points smoothed by
@@ -60,7 +62,7 @@ class ClipTubelets:
 def sample_clip(rng: np.random.Generator, config: TubeletConfig, frames: int, height: int, width: int) -> ClipTubelets:
     """Draw ``config.num_tubelets`` (at least one) tubelets for a ``frames × height × width`` clip."""
     if config.motion != "nonlinear":
-        raise ValueError("the paper pipeline implements the non-linear motion of §5.3.3 only")
+        raise ValueError("the OpenCV pipeline implements the non-linear motion of §5.3.3 only")
     size = np.array([width, height], dtype=np.float64)
     tubes = [_sample_tubelet(rng, config, frames, size) for _ in range(config.num_tubelets)]
     return ClipTubelets(*(np.array(values) for values in zip(*tubes)))
