@@ -16,7 +16,7 @@ commands:
   demo      a positive pair from two real clips: writes pair.png and pair.gif, prints timings
   info      which compositing backends were built, and why not
   selftest  every backend against the reference here, then timings (--help for options)
-  bench     benchmarks against the paper's per-clip pipeline and batched grid_sample
+  bench     benchmarks against the official transform, an OpenCV pipeline and grid_sample
 """
 
 
