@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 
 from torch_pipelines import shape_coverage
+from tubelets.selftest import cpu_name
 
 H100_BANDWIDTH = 3.35e12
 """Bytes/s of an H100 SXM's HBM3, the datasheet figure; used only for a labelled model."""
@@ -166,7 +167,7 @@ def usable_cores() -> int:
 def machine() -> dict:
     """The CPU, its cores, the accelerator if any, and the versions of everything timed."""
     info = {
-        "cpu": _cpu_model(),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "usable_cores": usable_cores(),
         "platform": platform.platform(),
@@ -183,13 +184,3 @@ def _version(module: str) -> str | None:
         return importlib.import_module(module).__version__
     except ImportError:
         return None
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"

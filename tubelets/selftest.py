@@ -37,7 +37,7 @@ from typing import Callable
 import torch
 
 from . import TubeletConfig, TubeletOverlay, __version__, composite, cuda_driver, ops, sample_tubelets
-from .baselines import grid_sample_pair, kornia_pair
+from .baselines import overlay_grid_sample, overlay_kornia
 from .profiling import count_dispatches
 
 DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32)
@@ -411,9 +411,9 @@ def benchmark(device: torch.device, backends: list[str]) -> dict:
     bandwidth = copy_bandwidth(device)
     timed = {f"tubelets {b}": (lambda b=b: TubeletOverlay(backend=b)(v1, v2, tubelets=tubes))
              for b in ["torch", *backends] if not (b == "triton" and device.type == "cpu")}
-    timed["affine_grid + grid_sample"] = lambda: grid_sample_pair(v1, v2, tubes)
+    timed["affine_grid + grid_sample"] = lambda: overlay_grid_sample(v1, v2, tubes)
     if importlib.util.find_spec("kornia") is not None:
-        timed["kornia warp_affine"] = lambda: kornia_pair(v1, v2, tubes)
+        timed["kornia warp_affine"] = lambda: overlay_kornia(v1, v2, tubes)
     rows = []
     for name, fn in timed.items():
         seconds = seconds_per_call(fn, device, repeats)
@@ -445,11 +445,12 @@ def machine(device: torch.device) -> dict:
         info.update(name=properties.name, capability=f"sm_{properties.major}{properties.minor}",
                     memory_gib=round(properties.total_memory / 2**30, 1), gpus=torch.cuda.device_count())
     else:
-        info.update(name=_cpu_name(), threads=torch.get_num_threads())
+        info.update(name=cpu_name(), threads=torch.get_num_threads())
     return info
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (Linux), or what the platform module knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
