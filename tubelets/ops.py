@@ -24,7 +24,8 @@ parameter values make them read or write outside a tensor; values are checked on
 give a clear error. Freshly sampled tubelets are valid by construction and are not checked
 (no host sync); tubelets given by the caller are checked by default (``validate=True``: one
 read of a flag by the host, a device sync on a GPU), inside the op, where their values are
-real even under ``torch.compile``.
+real even under ``torch.compile``. During a CUDA graph capture, where the host cannot read
+the device, they are not checked.
 """
 from __future__ import annotations
 
@@ -180,7 +181,9 @@ def _paint_op(
     _check_memory(outs, ins, source)
     if outs[0].numel() == 0:
         return
-    if validate and inv_affine.shape[1] > 0:
+    # A host read cannot happen inside a CUDA graph capture; the kernels clamp every index.
+    capturing = source.is_cuda and torch.cuda.is_current_stream_capturing()
+    if validate and not capturing and inv_affine.shape[1] > 0:
         _check_parameter_values(source, inv_affine, opacity, src_box, src_frame, shape, softness)
     _implementation(backend)(outs, ins or outs, source, inv_affine, opacity, src_box, src_frame, shape, softness)
 

@@ -20,6 +20,8 @@ compute in float64 and store float32, so they agree to float32 rounding (tests/t
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from . import philox, trajectories
@@ -100,13 +102,13 @@ def sample_reference(config: TubeletConfig, seed: torch.Tensor, batch_size: int,
         clips, tubelets, *tail = shape
         return table[:, :tubelets, stream, : _prod(tail)].reshape(shape)
 
-    size = torch.tensor([width, height], dtype=torch.float64, device=device)
+    size = constant((float(width), float(height)), torch.float64, device)
     src_box, src_frame = _crops(uniform, batch, config.patch_size, frames, size)
     # Paint order: largest crop first. Every other draw is independent of the crop, so
     # sorting the crops alone gives the same distribution as sorting whole tubelets.
     order = _largest_first(src_box)
     src_box, src_frame = src_box.gather(1, order[..., None].expand(-1, -1, 4)), src_frame.gather(1, order)
-    shape = torch.tensor([SHAPES.index(s) for s in config.shapes], device=device)
+    shape = constant(tuple(SHAPES.index(s) for s in config.shapes), torch.int64, device)
     choice = (uniform(Stream.SHAPE, (*batch, 1))[..., 0] * len(config.shapes)).long()
     shape = shape[choice.clamp(max=len(config.shapes) - 1)]
     softness = _between(uniform(Stream.SOFTNESS, (*batch, 1))[..., 0], config.softness)
@@ -154,6 +156,13 @@ def sample_reference(config: TubeletConfig, seed: torch.Tensor, batch_size: int,
         motion_keyframes=motion_times,
         transform_keyframes=times,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def constant(values: tuple, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A small constant tensor, made once per device: a copy from the host inside a CUDA
+    graph capture is an error, so the first (uncaptured) call makes it. Not to be modified."""
+    return torch.tensor(values, dtype=dtype, device=device)
 
 
 def max_draws(config: TubeletConfig, frames: int) -> int:

@@ -89,7 +89,7 @@ def nonlinear_path(uniform: Uniform, batch, points: int, sigma: float, extent, f
     fraction ``extent`` of the frame on each axis and placed uniformly inside it.
     """
     raw = uniform(Stream.NONLINEAR_POINTS, (*batch, 2, points))
-    path = raw @ nonlinear_matrix(points, sigma, frames).to(raw.device)  # (..., 2, T)
+    path = raw @ nonlinear_matrix(points, sigma, frames, raw.device)  # (..., 2, T)
     low = path.amin(-1, keepdim=True)
     span = path.amax(-1, keepdim=True) - low
     unit = torch.where(span > 0, (path - low) / span.clamp(min=1e-300), torch.full_like(path, 0.5))
@@ -100,10 +100,13 @@ def nonlinear_path(uniform: Uniform, batch, points: int, sigma: float, extent, f
 
 
 @functools.lru_cache(maxsize=32)
-def nonlinear_matrix(points: int, sigma: float, frames: int) -> torch.Tensor:
+def nonlinear_matrix(points: int, sigma: float, frames: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """``(N, T)`` float64 ``A`` with ``path = raw @ A``: reflect-mode Gaussian smoothing of
     ``N`` points, then linear resampling at ``T`` evenly spaced positions from the first
-    point to the last. A CPU tensor, built once per configuration."""
+    point to the last. Built once per configuration and device (so that sampling inside a
+    CUDA graph capture copies nothing from the host); not to be modified."""
+    if torch.device(device).type != "cpu":
+        return nonlinear_matrix(points, sigma, frames).to(device)
     smooth = gaussian_filter1d_reflect(torch.eye(points, dtype=torch.float64), sigma)  # row j: e_j smoothed
     position = torch.linspace(0, points - 1, frames, dtype=torch.float64)
     left = position.floor().long().clamp(max=points - 2)
