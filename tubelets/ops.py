@@ -75,8 +75,7 @@ def composite(
             f"out: expected {tuple(video.shape)} {video.dtype} on {video.device}, "
             f"got {tuple(out.shape)} {out.dtype} on {out.device}"
         )
-    in_place = out.data_ptr() == video.data_ptr() and out.stride() == video.stride()
-    paint_([out], [] if in_place else [video], source, tubelets, backend=backend, validate=validate)
+    paint_([out], [] if reference.same_elements(out, video) else [video], source, tubelets, backend=backend, validate=validate)
     return out
 
 
@@ -210,7 +209,8 @@ def overlaps(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Whether the memory spans of ``a`` and ``b`` (first to last element) intersect."""
     if a.numel() == 0 or b.numel() == 0:
         return False
-    return _span(a)[0] < _span(b)[1] and _span(b)[0] < _span(a)[1]
+    (a_first, a_end), (b_first, b_end) = _span(a), _span(b)
+    return a_first < b_end and b_first < a_end
 
 
 def _span(tensor: torch.Tensor) -> tuple[int, int]:
@@ -279,8 +279,7 @@ def _check_memory(outs: list, ins: list, source: torch.Tensor) -> None:
 
 def _partly_overlaps(out: torch.Tensor, video: torch.Tensor) -> bool:
     """Overlapping but not the same elements: writing ``out`` would change ``video`` before it is read."""
-    same = out.data_ptr() == video.data_ptr() and out.stride() == video.stride()
-    return not same and overlaps(out, video)
+    return not reference.same_elements(out, video) and overlaps(out, video)
 
 
 def _check_parameter_shapes(out, inv_affine, opacity, src_box, src_frame, shape, softness) -> None:

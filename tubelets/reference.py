@@ -61,7 +61,7 @@ def paint_(
         softness: ``(B, M)`` float32.
     """
     for out, video in zip(outs, ins):
-        if out.data_ptr() != video.data_ptr() or out.stride() != video.stride():
+        if not same_elements(out, video):
             out.copy_(video)
     height, width = outs[0].shape[-2:]
     boxes = frame_boxes(inv_affine, height, width)
@@ -81,6 +81,12 @@ def paint_(
             under = before.float()
             blended = torch.where(alpha >= 1, value, under * (1 - alpha) + value * alpha)
             pixels[b, t, y, x] = torch.where(alpha <= 0, before, quantise(blended, out.dtype))
+
+
+def same_elements(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether ``a`` and ``b`` are one tensor's memory seen alike: painting ``a`` is painting
+    ``b`` in place."""
+    return a.data_ptr() == b.data_ptr() and a.stride() == b.stride()
 
 
 def quantise(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
