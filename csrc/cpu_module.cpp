@@ -28,8 +28,12 @@ SampleConfig make_sample_config(const std::array<int64_t, 4>& sizes, int32_t mot
                                 const std::array<double, 2 * kRanges>& ranges, double p,
                                 uintptr_t nonlinear_matrix) {
   if (shapes.empty() || shapes.size() > 3) throw std::invalid_argument("tubelets: 1 to 3 shapes");
-  if (keyframes < 1 || keyframes > kMaxKeyframes) {
-    throw std::invalid_argument("tubelets: keyframes must lie in [1, " + std::to_string(kMaxKeyframes) + "]");
+  if (sizes[1] < 1) throw std::invalid_argument("tubelets: sampling needs at least one frame");
+  // Only min(K, T) keyframes exist (keyframe_times); sample_clip holds them on the stack.
+  const int64_t used = keyframes < sizes[1] ? keyframes : sizes[1];
+  if (keyframes < 1 || used > kMaxKeyframes) {
+    throw std::invalid_argument("tubelets: min(keyframes, frames) must lie in [1, " +
+                                std::to_string(kMaxKeyframes) + "] for the C++ sampler");
   }
   SampleConfig config;
   config.count = sizes[0];

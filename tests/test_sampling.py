@@ -82,6 +82,23 @@ def test_the_generator_draws_the_seed():
     assert torch.equal(a.inv_affine, b.inv_affine) and not torch.equal(a.inv_affine, c.inv_affine)
 
 
+@pytest.mark.parametrize("backend", ["torch", pytest.param("cpu", marks=NEEDS_C)])
+@pytest.mark.parametrize("sizes, name", [((2, 0, 8, 8), "frames"), ((2, 4, 0, 8), "height"),
+                                         ((2, 4, 8, 0), "width"), ((-1, 4, 8, 8), "batch_size")])
+def test_empty_frames_are_refused_naming_the_argument(backend, sizes, name):
+    with pytest.raises(ValueError, match=f"^{name} must be an integer >= "):
+        sample_tubelets(TubeletConfig(), *sizes, backend=backend)
+
+
+@NEEDS_C
+def test_many_keyframes_are_as_many_as_frames_in_cpp_too():
+    """K = 100 on 16 frames uses 16 keyframes; the C++ sampler holds up to 64 on its stack."""
+    config = TubeletConfig(motion="linear", keyframes=100)
+    reference, native_ = (sample_tubelets(config, 2, 16, 20, 20, seed=torch.tensor(3), backend=b) for b in ("torch", "cpu"))
+    assert native_.transform_keyframes.shape == (2, 2, 16)
+    assert torch.equal(native_.motion_keyframes, reference.motion_keyframes)
+
+
 def test_unknown_or_unusable_samplers_are_refused():
     with pytest.raises(ValueError, match="backend: unknown sampler 'gpu'"):
         sample_tubelets(TubeletConfig(), 1, 2, 8, 8, backend="gpu")

@@ -21,6 +21,7 @@ compute in float64 and store float32, so they agree to float32 rounding (tests/t
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 
@@ -55,6 +56,10 @@ def sample_tubelets(
         seed: a 0-dim int64 tensor to use instead of a draw (its 64 bits are the key).
         backend: ``"auto"`` or one of :data:`SAMPLERS`.
     """
+    for name, value in (("batch_size", batch_size), ("frames", frames), ("height", height), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "batch_size" else 1):
+            low = 0 if name == "batch_size" else 1
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     device = torch.device(device) if device is not None else torch.device("cpu")
     if seed is None:
         seed = draw_seed(device, generator)
@@ -100,7 +105,7 @@ def sample_reference(config: TubeletConfig, seed: torch.Tensor, batch_size: int,
     def uniform(stream: Stream, shape: tuple[int, ...]) -> torch.Tensor:
         """``shape`` = ``(B, M, *draws)`` (``M`` = 1 for per-clip draws): the draws of ``stream``."""
         clips, tubelets, *tail = shape
-        return table[:, :tubelets, stream, : _prod(tail)].reshape(shape)
+        return table[:, :tubelets, stream, : math.prod(tail)].reshape(shape)
 
     size = constant((float(width), float(height)), torch.float64, device)
     src_box, src_frame = _crops(uniform, batch, config.patch_size, frames, size)
@@ -168,13 +173,6 @@ def constant(values: tuple, dtype: torch.dtype, device: torch.device) -> torch.T
 def max_draws(config: TubeletConfig, frames: int) -> int:
     """The most draws any stream of one tubelet takes (see :class:`~tubelets.philox.Stream`)."""
     return max(2, frames - 2, 2 * config.keyframes, 2 * config.nonlinear_points)
-
-
-def _prod(values) -> int:
-    result = 1
-    for value in values:
-        result *= value
-    return result
 
 
 def _between(unit: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
