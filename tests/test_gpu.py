@@ -11,7 +11,7 @@ import tempfile
 import pytest
 import torch
 
-from helpers import bits
+from helpers import assert_same_bits, bits
 from tubelets import TubeletConfig, composite, ops, sample_tubelets
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -53,17 +53,6 @@ def scene(dtype, shape=(2, 3, 5, 37, 45), layout="BCTHW", nans=False, seed=0):
 
 def on(device, video, source, tubes):
     return video.to(device), source.to(device), tubes.to(device)
-
-
-def assert_same_bits(actual: torch.Tensor, expected: torch.Tensor) -> None:
-    """Equal bits, except that a NaN of the reference matches any NaN (a GPU's arithmetic
-    makes every NaN 0x7FFFFFFF; torch's own bfloat16 cast of one depends on the code path)."""
-    actual, expected = actual.cpu(), expected.cpu()
-    if expected.is_floating_point():
-        nan = torch.isnan(expected)
-        assert torch.equal(torch.isnan(actual), nan)
-        actual, expected = actual[~nan], expected[~nan]
-    assert torch.equal(bits(actual), bits(expected))
 
 
 @pytest.mark.parametrize("layout", ["BCTHW", "BTCHW"])

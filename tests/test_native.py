@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tubelets import native, reference
-from helpers import paint_canvas
+from helpers import assert_same_bits, paint_canvas
 from tubelets.params import compile_inv_affine
 
 pytestmark = pytest.mark.skipif(native._C is None, reason=f"{native.CPU_UNAVAILABLE}")
@@ -312,14 +312,6 @@ def narrow(values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     native._C.quantise(str(dtype).removeprefix("torch."), values.data_ptr(), out.data_ptr(),
                        values.numel())
     return out
-
-
-def assert_same_bits(actual: torch.Tensor, expected: torch.Tensor) -> None:
-    """Equal bit patterns, except that any NaN matches any NaN."""
-    nan = torch.isnan(expected.float())
-    assert torch.equal(torch.isnan(actual.float()), nan)
-    bits = {1: torch.uint8, 2: torch.int16, 4: torch.int32}[expected.element_size()]
-    assert torch.equal(actual[~nan].view(bits), expected[~nan].view(bits))
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
