@@ -49,7 +49,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.errors import ExecError, OptionError
 from setuptools.modified import newer_group
 
-HEADERS = ["csrc/composite.h", "csrc/sampler.h", "csrc/cpu_backend.h", "csrc/python_args.h"]
+HEADERS = ["csrc/composite.h", "csrc/sampler.h", "csrc/cpu_backend.h", "csrc/paint_span.h", "csrc/python_args.h"]
 STANDARD = "-std=c++17"
 HOST_FLAGS = ["-O3", "-fno-fast-math", "-ffp-contract=off", "-fvisibility=hidden"]
 # The CPU backend's loops vectorise only if the compiler may evaluate both sides of a
@@ -147,7 +147,7 @@ def cpu_extension() -> Extension:
     sanitize = SANITIZE_FLAGS if os.environ.get("TUBELETS_SANITIZE") == "1" else []
     return Extension(
         "tubelets._C",
-        sources=["csrc/composite_cpu.cpp", "csrc/sample_cpu.cpp", "csrc/cpu_module.cpp"],
+        sources=["csrc/composite_cpu.cpp", "csrc/paint_avx512.cpp", "csrc/sample_cpu.cpp", "csrc/cpu_module.cpp"],
         depends=HEADERS,
         include_dirs=[pybind11.get_include()],
         extra_compile_args=[STANDARD, *HOST_FLAGS, *CPU_FLAGS, "-fopenmp", *sanitize],

@@ -3,6 +3,8 @@
 
 #include <stdint.h>
 
+#include <string>
+
 #include "composite.h"
 #include "sampler.h"
 
@@ -10,6 +12,11 @@ namespace tubelets {
 
 // composite_cpu.cpp: out[p] = in[p] with the tubelets painted on, on `num_threads`.
 void paint_cpu(const PaintArgs& args, Dtype dtype, int num_threads);
+
+// composite_cpu.cpp: which kernel paints the spans of rows, "avx512" (where the CPU
+// has it: the default) or "portable"; set_simd chooses (tests compare the two).
+const char* simd();
+void set_simd(const std::string& name);
 
 // composite_cpu.cpp: asks the kernel for huge pages for the whole 2 MiB pages of a
 // buffer not yet touched, so that writing it faults 512 times less often.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cpu_backend.h"
+#include "paint_span.h"
 #include "python_args.h"
 
 namespace py = pybind11;
@@ -106,6 +107,17 @@ PYBIND11_MODULE(_C, module) {
       py::arg("nonlinear_matrix"), py::arg("outputs"), py::arg("num_threads"),
       py::call_guard<py::gil_scoped_release>(),
       "Samples tubelets into preallocated outputs; see tubelets.native.sample_cpu.");
+  module.def("simd", &simd, "The kernel that paints spans of rows: 'avx512' or 'portable'.");
+  module.def(
+      "simds",
+      []() {
+        std::vector<std::string> names{"portable"};
+        if (cpu_has_avx512()) names.push_back("avx512");
+        return names;
+      },
+      "The kernels that can paint spans of rows on this CPU.");
+  module.def("set_simd", &set_simd, py::arg("name"),
+             "Chooses the kernel that paints spans of rows: 'avx512' (if the CPU has it) or 'portable'.");
   module.def(
       "advise_huge_pages", &advise_huge_pages, py::arg("data"), py::arg("bytes"),
       "Asks for transparent huge pages for a buffer not yet written (MADV_HUGEPAGE).");

@@ -6,7 +6,11 @@ a float64 root, since torch's float32 ``sqrt`` on CPU is not correctly rounded).
 """
 from __future__ import annotations
 
+import ctypes
 import math
+import mmap
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -18,6 +22,19 @@ from helpers import assert_same_bits, paint_canvas
 from tubelets.params import compile_inv_affine
 
 pytestmark = pytest.mark.skipif(native._C is None, reason=f"{native.CPU_UNAVAILABLE}")
+
+
+@pytest.fixture(scope="module", autouse=True, params=native._C.simds() if native._C else ["none"])
+def simd(request):
+    """Every test of this file with each kernel this CPU can paint spans with: the portable
+    passes and, where the CPU has AVX-512, the AVX-512 kernel (the default there)."""
+    if native._C is None:
+        yield request.param
+        return
+    default = native._C.simd()
+    native._C.set_simd(request.param)
+    yield request.param
+    native._C.set_simd(default)
 
 DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32)
 LAYOUTS = ("contiguous", "frames_major", "channels_last", "sliced")
@@ -354,3 +371,55 @@ def test_rounding_to_uint8_is_half_up_and_clamped():
         torch.tensor([0.49999997, 254.49998, 255.5, 1e30, -1e30, math.inf, -math.inf]),
     ])  # fmt: skip
     assert torch.equal(narrow(values, torch.uint8), reference.quantise(values, torch.uint8))
+
+
+def test_the_default_kernel_is_the_widest_this_cpu_has():
+    expected = "avx512" if "avx512" in native._C.simds() else "portable"
+    default = native._C.simd()
+    native._C.set_simd("portable")
+    try:
+        fresh = subprocess.run([sys.executable, "-c", "from tubelets import native; print(native._C.simd())"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    finally:
+        native._C.set_simd(default)
+    assert fresh == expected
+    with pytest.raises(ValueError, match="simd must be"):
+        native._C.set_simd("sse9")
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32], ids=str)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_reads_stop_at_the_last_byte_of_the_source(dtype, channels):
+    """A source whose last byte is the last before an unreadable page, and a crop at the
+    corner of its last frame: the AVX-512 kernel reads 4 bytes from each uint8 tap, which
+    must not cross that page (a crash), and must give the reference's pixels."""
+    page = mmap.PAGESIZE
+    frames, height, width = 2, 9, 13
+    count = channels * frames * height * width
+    nbytes = count * torch.empty((), dtype=dtype).element_size()
+    pages = -(-nbytes // page)
+    memory = mmap.mmap(-1, (pages + 1) * page)
+    guard = ctypes.addressof(ctypes.c_char.from_buffer(memory)) + pages * page
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.mprotect(ctypes.c_void_p(guard), page, 0) == 0, ctypes.get_errno()  # PROT_NONE
+    try:
+        source = torch.frombuffer(memory, dtype=dtype, count=count, offset=pages * page - nbytes).view(1, channels, frames, height, width)
+        generator = torch.Generator().manual_seed(5)
+        source.copy_(random_values(generator, source.shape, dtype))
+        canvas = random_values(generator, (1, 1, channels, frames, height, width), dtype)
+        inv_affine, opacity, src_box, src_frame, shape, softness = random_params(
+            generator, 1, 2, frames, height, width, (height, width))
+        src_box[..., :] = torch.tensor([width - 5, height - 4, width - 1, height - 1], dtype=torch.int32)
+        src_frame[...] = frames - 1
+        inv_affine[:] = compile_inv_affine(
+            torch.tensor([[[[6.0, 4.0]] * frames] * 2]), torch.tensor([[[[2.5, 2.0]]] * 2]),
+            torch.full((1, 2, frames), 30.0), torch.ones(1, 2, frames, 2), torch.zeros(1, 2, frames, 2))
+        opacity.fill_(1.0)
+        expected, actual = canvas.clone(), canvas.clone()
+        paint_canvas(reference.paint_, expected, source, inv_affine, opacity, src_box, src_frame, shape, softness)
+        paint_canvas(native.paint_cpu_, actual, source, inv_affine, opacity, src_box, src_frame, shape, softness)
+        assert not torch.equal(actual, canvas)
+        assert torch.equal(actual, expected)
+    finally:
+        del source
+        libc.mprotect(ctypes.c_void_p(guard), page, 3)  # PROT_READ | PROT_WRITE, before unmapping

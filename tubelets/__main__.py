@@ -27,6 +27,8 @@ def info() -> None:
     cuda_module = None if native._cuda is None else cuda_driver.report(native._cuda)
     if cuda_module is not None:
         print(f"CUDA module: {cuda_module}")
+    if native._C is not None:
+        print(f"C++ module: spans painted by the {native._C.simd()} kernel (this CPU: {', '.join(native._C.simds())})")
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     for device in devices:
         print(f"{device.type} tensors (auto → {ops.resolve_backend('auto', device)}):")

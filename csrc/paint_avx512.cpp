@@ -1,0 +1,249 @@
+// paint_span_avx512: composite.h's paint_pixel for 16 pixels of a row at a time, in
+// AVX-512 registers, for uint8 and float32 (see paint_span.h).
+//
+// Each step mirrors paint_pixel operation by operation in float32: the same products
+// and sums in the same order, maxps/minps for clamp() (both give the second operand
+// for a NaN, as clamp's selects do), truncating conversions where it truncates. So the
+// results are those of the reference, bit for bit; tests/test_native.py compares this
+// kernel with the portable one and the reference.
+//
+// Pixels outside the span, or where alpha <= 0, are masked off: nothing is read from
+// or written to the outputs there. The source positions of every lane are clamped into
+// the crop, so even masked-off lanes would read inside it. A uint8 lane reads the 4
+// bytes from (x0, y0) in one 32-bit gather: the pixel and its right neighbour.
+#include "paint_span.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#include <cstdint>
+#include <type_traits>
+
+namespace tubelets {
+
+bool cpu_has_avx512() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
+// GCC 12 warns inside its own avx512fintrin.h, where intrinsics start from
+// _mm512_undefined_*(), which is uninitialised by design.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace {
+
+// clamp(value, low, high) of composite.h: maxps(v, low) is `v > low ? v : low`,
+// minps(a, high) is `a < high ? a : high`.
+inline __m512 clamp16(__m512 value, __m512 low, __m512 high) {
+  return _mm512_min_ps(_mm512_max_ps(value, low), high);
+}
+
+// A tubelet's constants, one per lane.
+struct Lanes {
+  __m512 m0, m2, m3, m5, x_from_y, y_from_y;  // the map, and the row's products
+  __m512 opacity, softness;
+  __m512 centre_x, centre_y, half_x, half_y, x_lo, y_lo, x_hi, y_hi;
+  __m512i last_x, last_y;  // x_hi, y_hi as integers
+  __m512i source_row;      // the source's row stride, elements
+};
+
+Lanes lanes_of(const Patch& patch, const PatchRow& row, int64_t source_row) {
+  const float* m = patch.affine;
+  return Lanes{_mm512_set1_ps(m[0]), _mm512_set1_ps(m[2]), _mm512_set1_ps(m[3]), _mm512_set1_ps(m[5]),
+               _mm512_set1_ps(row.x_from_y), _mm512_set1_ps(row.y_from_y),
+               _mm512_set1_ps(patch.opacity), _mm512_set1_ps(patch.softness),
+               _mm512_set1_ps(patch.centre_x), _mm512_set1_ps(patch.centre_y),
+               _mm512_set1_ps(patch.half_x), _mm512_set1_ps(patch.half_y),
+               _mm512_set1_ps(float(patch.x_lo)), _mm512_set1_ps(float(patch.y_lo)),
+               _mm512_set1_ps(float(patch.x_hi)), _mm512_set1_ps(float(patch.y_hi)),
+               _mm512_set1_epi32(int32_t(patch.x_hi)), _mm512_set1_epi32(int32_t(patch.y_hi)),
+               _mm512_set1_epi32(int32_t(source_row))};
+}
+
+// shape_alpha of composite.h, for one shape.
+template <int32_t kShape>
+inline __m512 distance16(__m512 ux, __m512 uy, __m512 ax, __m512 ay) {
+  if (kShape == kEllipse) return _mm512_sqrt_ps(_mm512_add_ps(_mm512_mul_ps(ux, ux), _mm512_mul_ps(uy, uy)));
+  if (kShape == kRhombus) return _mm512_add_ps(ax, ay);
+  return _mm512_max_ps(ax, ay);  // ax > ay ? ax : ay
+}
+
+// Where 16 pixels sample the source: the index of (x0, y0) in the frame, the steps to
+// the right and down neighbours (0 where clamped to the crop), and the weights.
+struct Taps {
+  __m512i at, below;
+  __mmask16 right;
+  __m512 fx, fy;
+};
+
+inline Taps taps_of(const Lanes& k, __m512 ux, __m512 uy) {
+  const __m512 sx = clamp16(_mm512_add_ps(k.centre_x, _mm512_mul_ps(ux, k.half_x)), k.x_lo, k.x_hi);
+  const __m512 sy = clamp16(_mm512_add_ps(k.centre_y, _mm512_mul_ps(uy, k.half_y)), k.y_lo, k.y_hi);
+  const __m512i x0 = _mm512_min_epi32(_mm512_cvttps_epi32(sx), k.last_x);
+  const __m512i y0 = _mm512_min_epi32(_mm512_cvttps_epi32(sy), k.last_y);
+  const __mmask16 down = _mm512_cmpgt_epi32_mask(k.last_y, y0);
+  return Taps{_mm512_add_epi32(_mm512_mullo_epi32(y0, k.source_row), x0),
+              _mm512_maskz_mov_epi32(down, k.source_row), _mm512_cmpgt_epi32_mask(k.last_x, x0),
+              _mm512_sub_ps(sx, _mm512_cvtepi32_ps(x0)), _mm512_sub_ps(sy, _mm512_cvtepi32_ps(y0))};
+}
+
+// bilinear() of composite.h.
+inline __m512 bilinear16(__m512 v00, __m512 v01, __m512 v10, __m512 v11, __m512 fx, __m512 fy) {
+  const __m512 top = _mm512_add_ps(v00, _mm512_mul_ps(fx, _mm512_sub_ps(v01, v00)));
+  const __m512 bottom = _mm512_add_ps(v10, _mm512_mul_ps(fx, _mm512_sub_ps(v11, v10)));
+  return _mm512_add_ps(top, _mm512_mul_ps(fy, _mm512_sub_ps(bottom, top)));
+}
+
+// The bilinear sample of one source plane at `taps`, in the lanes of `mask`.
+inline __m512 sample16(const uint8_t* plane, const Taps& taps, __mmask16 mask) {
+  const __m512i byte = _mm512_set1_epi32(0xff);
+  // Bytes (x0, y0) .. (x0 + 3, y0): the low one and the next are the row's two taps.
+  const __m512i top = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, taps.at, plane, 1);
+  const __m512i bottom = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask,
+                                                     _mm512_add_epi32(taps.at, taps.below), plane, 1);
+  const __m512i v00 = _mm512_and_si512(top, byte), v10 = _mm512_and_si512(bottom, byte);
+  const __m512i v01 = _mm512_mask_and_epi32(v00, taps.right, _mm512_srli_epi32(top, 8), byte);
+  const __m512i v11 = _mm512_mask_and_epi32(v10, taps.right, _mm512_srli_epi32(bottom, 8), byte);
+  return bilinear16(_mm512_cvtepi32_ps(v00), _mm512_cvtepi32_ps(v01), _mm512_cvtepi32_ps(v10),
+                    _mm512_cvtepi32_ps(v11), taps.fx, taps.fy);
+}
+
+inline __m512 sample16(const float* plane, const Taps& taps, __mmask16 mask) {
+  const __m512 none = _mm512_setzero_ps();
+  const __m512i step = _mm512_maskz_mov_epi32(taps.right, _mm512_set1_epi32(1));
+  const __m512i below = _mm512_add_epi32(taps.at, taps.below);
+  return bilinear16(_mm512_mask_i32gather_ps(none, mask, taps.at, plane, 4),
+                    _mm512_mask_i32gather_ps(none, mask, _mm512_add_epi32(taps.at, step), plane, 4),
+                    _mm512_mask_i32gather_ps(none, mask, below, plane, 4),
+                    _mm512_mask_i32gather_ps(none, mask, _mm512_add_epi32(below, step), plane, 4),
+                    taps.fx, taps.fy);
+}
+
+// Output pixels as float32, in the lanes of `mask`.
+inline __m512 load16(const uint8_t* out, __mmask16 mask) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, out)));
+}
+inline __m512 load16(const float* out, __mmask16 mask) { return _mm512_maskz_loadu_ps(mask, out); }
+
+// quantise() of composite.h, in the lanes of `mask`: the stored form, 16 bytes or floats.
+inline __m128i quantise16(__m512 value, uint8_t) {
+  const __m512 clamped = clamp16(_mm512_add_ps(value, _mm512_set1_ps(0.5f)), _mm512_setzero_ps(),
+                                 _mm512_set1_ps(255.0f));
+  return _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(clamped));
+}
+inline __m512 quantise16(__m512 value, float) { return value; }
+
+inline void store16(uint8_t* out, __mmask16 mask, __m128i value) { _mm_mask_storeu_epi8(out, mask, value); }
+inline void store16(float* out, __mmask16 mask, __m512 value) { _mm512_mask_storeu_ps(out, mask, value); }
+
+// The span, for `kChannels` channels (0: layout.channels, known only at run time).
+// Everything the loop reads is a local: a store through uint8_t* may alias anything
+// else, and would make the compiler reload it after every store.
+template <typename scalar_t, int32_t kShape, bool kSoft, int64_t kChannels>
+void paint_span(const Span<scalar_t>& span) {
+  const Layout& layout = span.layout;
+  const int64_t channels = kChannels ? kChannels : layout.channels, copies = layout.copies;
+  const int64_t source_plane = layout.source_plane;
+  const scalar_t* const source = span.source;
+  int64_t out_plane[kMaxCopies];
+  scalar_t* rows[kMaxCopies];
+  for (int64_t p = 0; p < copies; ++p) {
+    out_plane[p] = layout.out_plane[p];
+    rows[p] = span.rows[p];
+  }
+  const Lanes k = lanes_of(span.patch, span.row, layout.source_row);
+  const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const int64_t last = span.x1;
+  for (int64_t x = span.x0; x <= last; x += 16) {
+    const int64_t count = last - x + 1;
+    const __mmask16 lanes = count >= 16 ? __mmask16(0xffff) : __mmask16((1u << count) - 1);
+    // u of paint_pixel: (m0·x + m1·y) + m2, (m3·x + m4·y) + m5.
+    const __m512 column = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_set1_epi32(int32_t(x)), iota));
+    const __m512 ux = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(k.m0, column), k.x_from_y), k.m2);
+    const __m512 uy = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(k.m3, column), k.y_from_y), k.m5);
+    const __m512 ax = _mm512_abs_ps(ux), ay = _mm512_abs_ps(uy);
+    const __mmask16 inside = _mm512_cmp_ps_mask(ax, one, _CMP_LE_OQ) & _mm512_cmp_ps_mask(ay, one, _CMP_LE_OQ);
+    const __m512 distance = distance16<kShape>(ux, uy, ax, ay);
+    const __m512 coverage =
+        kSoft ? clamp16(_mm512_div_ps(_mm512_sub_ps(one, distance), k.softness), zero, one)
+              : _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(distance, one, _CMP_LE_OQ), one);
+    const __m512 alpha = _mm512_maskz_mul_ps(inside, k.opacity, coverage);
+    // blend() keeps the pixel where alpha <= 0, and paints where it is not (NaN included).
+    const __mmask16 paint = lanes & _mm512_cmp_ps_mask(alpha, zero, _CMP_NLE_UQ);
+    if (paint == 0) continue;
+    const __mmask16 opaque = _mm512_cmp_ps_mask(alpha, one, _CMP_GE_OQ);
+    const Taps taps = taps_of(k, ux, uy);
+    if ((paint & ~opaque) == 0) {  // all opaque: the canvas is not read (reads that miss the cache stall)
+      for (int64_t c = 0; c < channels; ++c) {
+        const auto stored = quantise16(sample16(source + c * source_plane, taps, paint), scalar_t{});
+        for (int64_t p = 0; p < copies; ++p) store16(rows[p] + c * out_plane[p] + x, paint, stored);
+      }
+      continue;
+    }
+    const __m512 keep = _mm512_sub_ps(one, alpha);
+    for (int64_t c = 0; c < channels; ++c) {
+      const __m512 value = sample16(source + c * source_plane, taps, paint);
+      const __m512 painted = _mm512_mul_ps(value, alpha);
+      for (int64_t p = 0; p < copies; ++p) {
+        scalar_t* out = rows[p] + c * out_plane[p] + x;
+        // before·(1 - alpha) + value·alpha, or value where alpha >= 1.
+        const __m512 mixed = _mm512_add_ps(_mm512_mul_ps(load16(out, paint), keep), painted);
+        store16(out, paint, quantise16(_mm512_mask_mov_ps(mixed, opaque, value), scalar_t{}));
+      }
+    }
+  }
+}
+
+template <typename scalar_t, int32_t kShape, bool kSoft>
+void paint_channels(const Span<scalar_t>& span) {
+  if (span.layout.channels == 3) {  // RGB, unrolled
+    paint_span<scalar_t, kShape, kSoft, 3>(span);
+  } else {
+    paint_span<scalar_t, kShape, kSoft, 0>(span);
+  }
+}
+
+template <typename scalar_t, int32_t kShape>
+void paint_shape(const Span<scalar_t>& span) {
+  if (span.patch.softness > 0.0f) {
+    paint_channels<scalar_t, kShape, true>(span);
+  } else {
+    paint_channels<scalar_t, kShape, false>(span);
+  }
+}
+
+}  // namespace
+
+template <typename scalar_t>
+void paint_span_avx512(const Span<scalar_t>& span) {
+  switch (span.patch.shape) {
+    case kEllipse: return paint_shape<scalar_t, kEllipse>(span);
+    case kRhombus: return paint_shape<scalar_t, kRhombus>(span);
+    default: return paint_shape<scalar_t, kRectangle>(span);  // any other value: a rectangle
+  }
+}
+
+template void paint_span_avx512<uint8_t>(const Span<uint8_t>& span);
+template void paint_span_avx512<float>(const Span<float>& span);
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+}  // namespace tubelets
+
+#else  // not x86-64 GCC or Clang: the portable passes only
+
+namespace tubelets {
+bool cpu_has_avx512() { return false; }
+template <typename scalar_t>
+void paint_span_avx512(const Span<scalar_t>&) {}
+template void paint_span_avx512<uint8_t>(const Span<uint8_t>& span);
+template void paint_span_avx512<float>(const Span<float>& span);
+}  // namespace tubelets
+
+#endif
