@@ -2,8 +2,8 @@
 
 The kernel calls Triton's own ``@triton.jit`` helpers, which the interpreter runs only if
 ``TRITON_INTERPRET=1`` was set before Triton was imported, so the interpreted checks run
-in one child process that sets it (:func:`interpreted_results`), whatever the environment
-pytest started in.
+in one child process that sets it (:func:`interpreted_results`) and the build check in one
+that unsets it, whatever the environment pytest started in.
 """
 from __future__ import annotations
 
@@ -151,3 +151,22 @@ def test_auto_takes_triton_for_cuda_tensors_only():
         assert sampling._resolve("auto", torch.device("cuda")) == "torch"
         with pytest.raises(RuntimeError, match="sampler 'triton' cannot sample on cpu: no Triton here"):
             sample_tubelets(TubeletConfig(), 1, 2, 8, 8, seed=torch.tensor(1), backend="triton")
+
+
+@functools.cache
+def resource_table() -> list[dict]:
+    """:func:`tubelets.kernels.resources.sampler_table`, computed in a process that compiles."""
+    code = "import json; from tubelets.kernels import resources; print(json.dumps(resources.sampler_table((90,))))"
+    child = run_python(code, interpret=False)
+    if child.returncode:
+        pytest.fail(f"compiling the Triton sampler failed:\n{child.stderr}")
+    return json.loads(child.stdout)
+
+
+@pytest.mark.parametrize("motion", ["static", "linear", "nonlinear"])
+def test_compiles_for_sm90_without_spills(motion):
+    """No local memory; the 40-byte stack is libdevice's float64 sin/cos argument reduction."""
+    rows = [row for row in resource_table() if row["motion"] == motion and row["arch"] == "sm_90"]
+    assert len(rows) == 1
+    assert rows[0]["local"] == 0 and rows[0]["stack"] <= 40, rows[0]
+    assert 0 < rows[0]["registers"] <= 128, rows[0]
