@@ -21,6 +21,11 @@ bits, counter ``(index // 4, b, m, stream)``), word ``index % 4``, times 2⁻³�
 launch with ``enable_fp_fusion=False`` so that no multiply-add is contracted. Integers
 (boxes, frames, shapes, keyframes) match the reference exactly; floats to float32 rounding.
 
+The configuration is compile-time (one compile per motion, transforms, K, N and shapes);
+sizes are runtime, but M, T and N round up to powers of two for the blocks, so a new
+power of two compiles again. The ``T × T`` comparisons grow with T: fine for clips of
+tens of frames, spilling (still correct) for hundreds.
+
 The kernel calls Triton's ``@triton.jit`` helpers (``tl.philox``, ``tl.sum``), so Triton's
 interpreter runs it only when ``TRITON_INTERPRET=1`` was set before Triton was imported
 (``tests/test_triton_sampler.py`` runs it in a child process).
