@@ -165,7 +165,8 @@ def resource_table() -> list[dict]:
 
 @pytest.mark.parametrize("motion", ["static", "linear", "nonlinear"])
 def test_compiles_for_sm90_without_spills(motion):
-    """No local memory; the 40-byte stack is libdevice's float64 sin/cos argument reduction."""
+    """Spills would grow the stack past the 40 bytes of libdevice's float64 sin/cos argument
+    reduction (they do from 64 frames: 88 bytes with linear motion)."""
     rows = [row for row in resource_table() if row["motion"] == motion and row["arch"] == "sm_90"]
     assert len(rows) == 1
     assert rows[0]["local"] == 0 and rows[0]["stack"] <= 40, rows[0]
