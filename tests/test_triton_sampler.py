@@ -144,13 +144,21 @@ def test_streams_are_numbered_as_in_philox():
 
 def test_auto_takes_triton_for_cuda_tensors_only():
     with mock.patch("tubelets.ops.unavailable", lambda backend, device: None):
-        assert sampling._resolve("auto", torch.device("cuda")) == "triton"
+        assert sampling.resolve_sampler("auto", torch.device("cuda")) == "triton"
         expected = "torch" if native._C is None else "cpu"
-        assert sampling._resolve("auto", torch.device("cpu")) == expected
+        assert sampling.resolve_sampler("auto", torch.device("cpu")) == expected
     with mock.patch("tubelets.ops.unavailable", lambda backend, device: "no Triton here"):
-        assert sampling._resolve("auto", torch.device("cuda")) == "torch"
+        assert sampling.resolve_sampler("auto", torch.device("cuda")) == "torch"
         with pytest.raises(RuntimeError, match="sampler 'triton' cannot sample on cpu: no Triton here"):
             sample_tubelets(TubeletConfig(), 1, 2, 8, 8, seed=torch.tensor(1), backend="triton")
+
+
+def test_info_names_the_sampler(capsys):
+    from tubelets.__main__ import info
+
+    info()
+    expected = "torch" if native._C is None else "cpu"
+    assert f"  sampler: auto → {expected} (of torch, cpu, triton)" in capsys.readouterr().out
 
 
 @functools.cache

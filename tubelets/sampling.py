@@ -68,7 +68,7 @@ def sample_tubelets(
     if seed is None:
         seed = draw_seed(device, generator)
     seed = seed.to(device)
-    name = _resolve(backend, device)
+    name = resolve_sampler(backend, device)
     if name == "cpu":
         from . import native
         return native.sample_cpu(config, seed, batch_size, frames, height, width)
@@ -85,7 +85,8 @@ def draw_seed(device: torch.device, generator: torch.Generator | None = None) ->
     return torch.randint(-(2**63), 2**63 - 1, (), generator=generator, device=where, dtype=torch.int64)
 
 
-def _resolve(backend: str, device: torch.device) -> str:
+def resolve_sampler(backend: str, device: torch.device) -> str:
+    """The sampler that ``backend`` names for tensors on ``device``; raises if unusable."""
     from . import native, ops
 
     if backend == "auto":
