@@ -12,7 +12,7 @@ Three implementations compute the same function of the seed:
 backend     device      implementation
 ==========  ==========  ================================================================
 ``torch``   any         this module, plain PyTorch in float64: the readable reference
-                        (~540 small ops, each a kernel launch on a GPU)
+                        (~540 small ops for the paper config, each a GPU launch)
 ``cpu``     CPU         ``csrc/sampler.h`` (C++), one call for the whole batch
 ``triton``  CUDA        ``kernels/sampler.py``, one launch for the whole batch (CPU
                         tensors too under ``TRITON_INTERPRET=1``, slowly, for tests)
