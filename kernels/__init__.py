@@ -1,6 +1,7 @@
 """Triton kernels of :mod:`tubelets`, installed as ``tubelets.kernels``; Triton is optional.
 
-``TRITON_UNAVAILABLE`` is ``None`` when :func:`paint_triton_` can run here, else the reason:
+:func:`paint_triton_` (``composite.py``) paints, :func:`sample_triton_` (``sampler.py``) samples.
+``TRITON_UNAVAILABLE`` is ``None`` when they can run here, else the reason:
 Triton is not importable, or there is no CUDA device and ``TRITON_INTERPRET`` is not set
 (the interpreter runs the kernel on CPU tensors, slowly, for tests). Like Triton, this
 reads ``TRITON_INTERPRET`` once, at import.
@@ -29,7 +30,7 @@ TRITON_UNAVAILABLE: str | None = _IMPORT_ERROR or (
 
 
 def unavailable(device: torch.device) -> str | None:
-    """Why :func:`paint_triton_` cannot paint tensors on ``device``, or ``None`` if it can."""
+    """Why the kernels cannot run on tensors on ``device``, or ``None`` if they can."""
     if _IMPORT_ERROR is not None:
         return _IMPORT_ERROR
     if device.type == "cuda" or (device.type == "cpu" and _INTERPRETING):
@@ -40,8 +41,13 @@ def unavailable(device: torch.device) -> str | None:
 
 if TRITON_UNAVAILABLE is None:
     from .composite import paint_ as paint_triton_
+    from .sampler import sample_ as sample_triton_
 else:
 
     def paint_triton_(*args) -> None:
         """Unavailable here: raises with :data:`TRITON_UNAVAILABLE`."""
         raise RuntimeError(f"the Triton backend is unavailable: {TRITON_UNAVAILABLE}")
+
+    def sample_triton_(*args) -> None:
+        """Unavailable here: raises with :data:`TRITON_UNAVAILABLE`."""
+        raise RuntimeError(f"the Triton sampler is unavailable: {TRITON_UNAVAILABLE}")

@@ -14,14 +14,14 @@ USAGE = """usage: tubelets COMMAND [ARGS]
 
 commands:
   demo      a positive pair from two real clips: writes pair.png and pair.gif, prints timings
-  info      which compositing backends were built, and why not
+  info      which compositing backends were built, and why not; which sampler runs
   selftest  every backend against the reference here, then timings (--help for options)
   bench     benchmarks against the official transform, an OpenCV pipeline and grid_sample
 """
 
 
 def info() -> None:
-    from . import __version__, cuda_driver, native, ops
+    from . import __version__, cuda_driver, native, ops, sampling
 
     print(f"tubelets {__version__}, torch {torch.__version__} (CUDA {torch.version.cuda})")
     cuda_module = None if native._cuda is None else cuda_driver.report(native._cuda)
@@ -40,6 +40,7 @@ def info() -> None:
         for backend in ops.BACKENDS:
             reason = ops.unavailable(backend, device)
             print(f"  {backend:<8}{'available' if reason is None else 'unavailable: ' + reason}")
+        print(f"  sampler: auto → {sampling.resolve_sampler('auto', device)} (of {', '.join(sampling.SAMPLERS)})")
 
 
 def main(argv: list[str]) -> int:

@@ -8,13 +8,15 @@ load warns once, at import; one that was simply not built (no ``nvcc``, say) sta
 :func:`paint_cpu_` and :func:`paint_cuda_` have exactly the contract of
 :func:`tubelets.reference.paint_` and compute the same float32 expressions in the same
 order, so they match it bit for bit in every dtype (tests/test_native.py);
-:func:`sample_cpu` is :func:`tubelets.sampling.sample_reference` in C++. The modules do
+:func:`sample_cpu` is :func:`tubelets.sampling.sample_reference` in C++ (and
+:func:`sample_triton` the same in Triton, registered here beside it). The modules do
 not link libtorch: the wrappers pass data pointers, sizes and strides (in elements) as
 integers, the parameter tensors contiguous (as :func:`tubelets.ops.paint_` hands them
 over), and for CUDA the current stream of the source's device.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import warnings
 from types import ModuleType
@@ -134,12 +136,25 @@ def sample_cpu(config, seed: torch.Tensor, batch: int, frames: int, height: int,
     """:func:`tubelets.sampling.sample_reference` in C++ (``csrc/sampler.h``): one op,
     ``tubelets::sample``, for the batch; ``seed`` is a 0-dim int64 CPU tensor, read by the
     C++ code (the host never reads it). Works under ``torch.compile``."""
+    return _sample(torch.ops.tubelets.sample, config, seed, batch, frames, height, width)
+
+
+def sample_triton(config, seed: torch.Tensor, batch: int, frames: int, height: int, width: int):
+    """:func:`tubelets.sampling.sample_reference` in Triton (``kernels/sampler.py``): one op,
+    ``tubelets::sample_triton``, one launch for the batch, on ``seed``'s device (CUDA, or
+    CPU under ``TRITON_INTERPRET=1``); the host never reads ``seed``. Works under
+    ``torch.compile``."""
+    return _sample(torch.ops.tubelets.sample_triton, config, seed, batch, frames, height, width)
+
+
+def _sample(op, config, seed, batch, frames, height, width):
+    """:class:`tubelets.Tubelets` from one call of ``op`` (a sampler op of the schema below)."""
     from .params import SHAPES, Tubelets
 
     ranges = [float(v) for pair in (
         config.patch_size, config.max_step, config.nonlinear_extent, config.scale_range,
         config.rotation_range, config.shear_range, config.opacity, config.softness) for v in pair]  # fmt: skip
-    fields = torch.ops.tubelets.sample(
+    fields = op(
         seed, [batch, config.num_tubelets, frames, height, width], MOTION_CODES[config.motion],
         [name in config.transforms for name in TRANSFORM_ORDER], config.keyframes, config.nonlinear_points,
         float(config.nonlinear_sigma), [SHAPES.index(s) for s in config.shapes], ranges, float(config.p),
@@ -152,19 +167,20 @@ def sample_cpu(config, seed: torch.Tensor, batch: int, frames: int, height: int,
     )
 
 
-def _sample_outputs(sizes, motion, keyframes) -> list[torch.Tensor]:
-    """Empty outputs of ``tubelets::sample``, in :class:`tubelets.Tubelets` field order."""
+def _sample_outputs(sizes, motion, keyframes, device) -> list[torch.Tensor]:
+    """Empty outputs of the sampler ops on ``device``, in :class:`tubelets.Tubelets` field order."""
     batch, count, frames = sizes[:3]
     keys = min(keyframes, frames)
     f32, i32, i64 = torch.float32, torch.int32, torch.int64
+    empty = functools.partial(torch.empty, device=device)
     return [
-        torch.empty(batch, count, frames, 2, 3, dtype=f32), torch.empty(batch, count, frames, dtype=f32),
-        torch.empty(batch, count, 4, dtype=i32), torch.empty(batch, count, dtype=i32),
-        torch.empty(batch, count, dtype=i32), torch.empty(batch, count, dtype=f32),
-        torch.empty(batch, count, frames, 2, dtype=f32), torch.empty(batch, count, frames, dtype=f32),
-        torch.empty(batch, count, frames, 2, dtype=f32), torch.empty(batch, count, frames, 2, dtype=f32),
-        torch.empty(batch, count, keys if motion == MOTION_CODES["linear"] else 0, dtype=i64),
-        torch.empty(batch, count, keys, dtype=i64),
+        empty(batch, count, frames, 2, 3, dtype=f32), empty(batch, count, frames, dtype=f32),
+        empty(batch, count, 4, dtype=i32), empty(batch, count, dtype=i32),
+        empty(batch, count, dtype=i32), empty(batch, count, dtype=f32),
+        empty(batch, count, frames, 2, dtype=f32), empty(batch, count, frames, dtype=f32),
+        empty(batch, count, frames, 2, dtype=f32), empty(batch, count, frames, 2, dtype=f32),
+        empty(batch, count, keys if motion == MOTION_CODES["linear"] else 0, dtype=i64),
+        empty(batch, count, keys, dtype=i64),
     ]  # fmt: skip
 
 
@@ -188,7 +204,7 @@ def _sample_op(
     if seed.shape != () or seed.dtype != torch.int64 or seed.device.type != "cpu":
         raise ValueError(f"seed must be a 0-dim int64 CPU tensor, got {seed.dtype} {tuple(seed.shape)} on {seed.device}")
     batch, count, frames, height, width = sizes
-    outputs = _sample_outputs(sizes, motion, keyframes)
+    outputs = _sample_outputs(sizes, motion, keyframes, seed.device)
     matrix = nonlinear_matrix(points, sigma, frames)
     _C.sample(
         seed.data_ptr(), batch, (count, frames, height, width), motion, transforms, keyframes, points, shapes,
@@ -199,4 +215,40 @@ def _sample_op(
 
 @_sample_op.register_fake
 def _(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
-    return _sample_outputs(sizes, motion, keyframes)
+    return _sample_outputs(sizes, motion, keyframes, seed.device)
+
+
+@torch.library.custom_op("tubelets::sample_triton", mutates_args=())
+def _sample_triton_op(
+    seed: torch.Tensor,
+    sizes: list[int],
+    motion: int,
+    transforms: list[bool],
+    keyframes: int,
+    points: int,
+    sigma: float,
+    shapes: list[int],
+    ranges: list[float],
+    p: float,
+) -> list[torch.Tensor]:
+    from . import kernels
+    from .sampling import constant
+    from .trajectories import nonlinear_matrix
+
+    reason = kernels.unavailable(seed.device)
+    if reason is not None:
+        raise RuntimeError(f"the Triton sampler is unavailable: {reason}")
+    if seed.shape != () or seed.dtype != torch.int64:
+        raise ValueError(f"seed must be a 0-dim int64 tensor, got {seed.dtype} {tuple(seed.shape)}")
+    outputs = _sample_outputs(sizes, motion, keyframes, seed.device)
+    # Both constants are cached per device, so a call inside a CUDA graph capture copies nothing.
+    kernels.sample_triton_(
+        outputs, seed, constant((*ranges, p), torch.float64, seed.device),
+        nonlinear_matrix(points, sigma, sizes[2], seed.device), sizes, motion, transforms, keyframes, points, shapes,
+    )  # fmt: skip
+    return outputs
+
+
+@_sample_triton_op.register_fake
+def _(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
+    return _sample_outputs(sizes, motion, keyframes, seed.device)

@@ -6,17 +6,21 @@ global RNG of the video's device that ``torch.manual_seed`` seeds), made on the 
 sampling never waits for the device. The same seed gives the same tubelets on every device
 and backend, and a clip's tubelets do not depend on the batch size.
 
-Two implementations compute the same function of the seed:
+Three implementations compute the same function of the seed:
 
 ==========  ==========  ================================================================
 backend     device      implementation
 ==========  ==========  ================================================================
 ``torch``   any         this module, plain PyTorch in float64: the readable reference
+                        (~540 small ops for the paper config, each a GPU launch)
 ``cpu``     CPU         ``csrc/sampler.h`` (C++), one call for the whole batch
+``triton``  CUDA        ``kernels/sampler.py``, one launch for the whole batch (CPU
+                        tensors too under ``TRITON_INTERPRET=1``, slowly, for tests)
 ==========  ==========  ================================================================
 
-``backend="auto"`` takes ``cpu`` for CPU tensors when it is built, else ``torch``. Both
-compute in float64 and store float32, so they agree to float32 rounding (tests/test_sampling.py).
+``backend="auto"`` takes ``cpu`` for CPU tensors when it is built and ``triton`` for CUDA
+tensors when Triton runs there, else ``torch``. All compute in float64 and store float32,
+so they agree to float32 rounding (tests/test_sampling.py, tests/test_triton_sampler.py).
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ from .config import TubeletConfig
 from .params import SHAPES, Tubelets, compile_inv_affine, crop_size
 from .philox import Stream
 
-SAMPLERS = ("torch", "cpu")
+SAMPLERS = ("torch", "cpu", "triton")
 
 
 def sample_tubelets(
@@ -64,10 +68,13 @@ def sample_tubelets(
     if seed is None:
         seed = draw_seed(device, generator)
     seed = seed.to(device)
-    name = _resolve(backend, device)
+    name = resolve_sampler(backend, device)
     if name == "cpu":
         from . import native
         return native.sample_cpu(config, seed, batch_size, frames, height, width)
+    if name == "triton":
+        from . import native
+        return native.sample_triton(config, seed, batch_size, frames, height, width)
     return sample_reference(config, seed, batch_size, frames, height, width)
 
 
@@ -78,18 +85,27 @@ def draw_seed(device: torch.device, generator: torch.Generator | None = None) ->
     return torch.randint(-(2**63), 2**63 - 1, (), generator=generator, device=where, dtype=torch.int64)
 
 
-def _resolve(backend: str, device: torch.device) -> str:
+def resolve_sampler(backend: str, device: torch.device) -> str:
+    """The sampler that ``backend`` names for tensors on ``device``; raises if unusable."""
+    from . import native, ops
+
     if backend == "auto":
-        from . import native
-        return "cpu" if device.type == "cpu" and native.CPU_UNAVAILABLE is None else "torch"
+        if device.type == "cpu" and native.CPU_UNAVAILABLE is None:
+            return "cpu"
+        if device.type == "cuda" and ops.unavailable("triton", device) is None:
+            return "triton"
+        return "torch"
     if backend not in SAMPLERS:
         raise ValueError(f"backend: unknown sampler {backend!r}; choose from auto, {', '.join(SAMPLERS)}")
     if backend == "cpu":
-        from . import native
         if device.type != "cpu":
             raise RuntimeError(f"sampler 'cpu' cannot sample on {device.type}: it samples CPU tensors only")
         if native.CPU_UNAVAILABLE is not None:
             raise RuntimeError(f"sampler 'cpu' is unavailable: {native.CPU_UNAVAILABLE}")
+    if backend == "triton":
+        reason = ops.unavailable("triton", device)
+        if reason is not None:
+            raise RuntimeError(f"sampler 'triton' cannot sample on {device.type}: {reason}")
     return backend
 
 
