@@ -131,3 +131,56 @@ def test_sampled_patches_follow_the_paper_sizes_and_paint_largest_first():
     area = size.prod(-1)
     assert (area[:, :-1] >= area[:, 1:]).all()
     assert set(tubes.shape.unique().tolist()) == {0, 1, 2}
+
+
+@pytest.mark.parametrize("backend", cpu_backends())
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.bfloat16, torch.float32], ids=str)
+@pytest.mark.parametrize("data_format", ["BCTHW", "BTCHW"])
+@pytest.mark.parametrize("batched", [True, False], ids=["batch", "clip"])
+def test_inplace_paints_the_clips_themselves_with_the_same_pixels(backend, dtype, data_format, batched):
+    """inplace=True returns v1 and v2 themselves, holding what the default returns: patches
+    are cut from v1 as it was, although v1 is painted (its own source frames included)."""
+    generator = torch.Generator().manual_seed(7)
+    shape = (2, 3, 6, 23, 29) if data_format == "BCTHW" else (2, 6, 3, 23, 29)
+    v1, v2 = ((torch.rand(shape, generator=generator) * 255).to(dtype) for _ in range(2))
+    if not batched:
+        v1, v2 = v1[0], v2[0]
+    config = TubeletConfig(num_tubelets=3, patch_size=(0.5, 1.0))
+    expected = TubeletOverlay(config, data_format=data_format, backend=backend)(
+        v1, v2, generator=torch.Generator().manual_seed(3))
+    a, b = v1.clone(), v2.clone()
+    q, k = TubeletOverlay(config, data_format=data_format, backend=backend, inplace=True)(
+        a, b, generator=torch.Generator().manual_seed(3))
+    assert q is a and k is b
+    assert not torch.equal(a, v1) and not torch.equal(b, v2)
+    assert torch.equal(a, expected[0]) and torch.equal(b, expected[1])
+
+
+def test_inplace_single_clip_and_strided_clips():
+    generator = torch.Generator().manual_seed(8)
+    clip = torch.randint(0, 256, (2, 3, 5, 30, 34), dtype=torch.uint8, generator=generator)
+    strided = clip.clone(memory_format=torch.channels_last_3d)
+    expected = TubeletOverlay()(clip, generator=torch.Generator().manual_seed(1))
+    assert TubeletOverlay(inplace=True)(strided, generator=torch.Generator().manual_seed(1)) is strided
+    assert torch.equal(strided, expected)
+
+
+def test_inplace_refuses_before_writing_anything():
+    """Replayed tubelets with a bad value, the same tensor as both clips, an expanded clip:
+    each refused with the reason, and the clips left as they were."""
+    overlay = TubeletOverlay(inplace=True)
+    v1 = torch.randint(0, 256, (2, 3, 4, 20, 24), dtype=torch.uint8)
+    v2 = torch.randint(0, 256, (2, 3, 4, 20, 24), dtype=torch.uint8)
+    before = v1.clone(), v2.clone()
+    _, _, tubes = TubeletOverlay()(v1, v2, return_tubelets=True)
+    bad = tubes.to(v1.device)
+    bad.src_frame[0, 0] = 9
+    with pytest.raises(ValueError, match="tubelets.src_frame must lie in"):
+        overlay(v1, v2, tubelets=bad)
+    with pytest.raises(ValueError, match="must not overlap another output"):
+        overlay(v1, v1)
+    with pytest.raises(ValueError, match="share memory"):
+        overlay(v1[:1].expand(2, -1, -1, -1, -1), v2)
+    assert torch.equal(v1, before[0]) and torch.equal(v2, before[1])
+    with pytest.raises(TypeError, match="inplace must be a bool"):
+        TubeletOverlay(inplace=1)

@@ -110,9 +110,10 @@ def test_unknown_or_unusable_samplers_are_refused():
 @NEEDS_C
 @pytest.mark.parametrize("batch", [1, 32])
 @pytest.mark.parametrize("pair", [True, False])
-def test_an_overlay_call_dispatches_few_ops_and_never_syncs(batch, pair):
+@pytest.mark.parametrize("inplace", [False, True], ids=["new outputs", "inplace"])
+def test_an_overlay_call_dispatches_few_ops_and_never_syncs(batch, pair, inplace):
     """Issue 8: at most 12 kernel-like ops and 0 host syncs per call with sampled tubelets."""
-    overlay = TubeletOverlay(backend="cpu")
+    overlay = TubeletOverlay(backend="cpu", inplace=inplace)
     v1, v2 = (torch.randint(0, 256, (batch, 3, 16, 112, 112), dtype=torch.uint8) for _ in range(2))
     call = (lambda: overlay(v1, v2)) if pair else (lambda: overlay(v1))
     call()

@@ -29,6 +29,7 @@ the device, they are not checked.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Callable
 
@@ -36,6 +37,7 @@ import torch
 
 from . import reference
 from .params import SHAPES, Tubelets
+from .sampling import constant
 
 DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32)
 BACKENDS = ("torch", "cpu", "cuda", "triton")
@@ -103,6 +105,29 @@ def paint_(
         tubelets.shape.int().contiguous(), tubelets.softness.float().contiguous(),
         name, validate,
     )  # fmt: skip
+
+
+def source_frames(video: torch.Tensor, tubelets: Tubelets, *, validate: bool = True) -> tuple[torch.Tensor, Tubelets]:
+    """What painting ``video`` in place with patches cut from itself needs: copies of the
+    frames the tubelets cut from, ``(B, C, M, H, W)`` (tubelet ``m``'s frame at ``m``), and
+    the tubelets pointed at them. ``M / T`` of one clip is copied instead of the clip.
+
+    Args:
+        video: ``(B, C, T, H, W)``, the clip the patches are cut from.
+        tubelets: ``B`` clips × ``M`` tubelets × ``T`` frames, on ``video``'s device.
+        validate: check the tubelets' values first, as :func:`paint_` would (one host read).
+    """
+    _check_videos([video], [], video, tubelets)
+    fields = (tubelets.inv_affine, tubelets.opacity, tubelets.src_box, tubelets.src_frame,
+              tubelets.shape, tubelets.softness)
+    if validate and tubelets.num_tubelets > 0:
+        _check_parameter_values(video, *fields)
+    batch, count, frames = video.shape[0], tubelets.num_tubelets, video.shape[2]
+    clips = constant(tuple(range(batch)), torch.int64, video.device)[:, None]
+    # Clamped as the kernels clamp it; (B, M, C, H, W), viewed as (B, C, M, H, W).
+    copies = video[clips, :, tubelets.src_frame.long().clamp(0, frames - 1)].transpose(1, 2)
+    own_frames = constant((tuple(range(count)),) * batch, torch.int32, video.device).view(batch, count)
+    return copies, dataclasses.replace(tubelets, src_frame=own_frames)
 
 
 def advise_huge_pages(tensor: torch.Tensor) -> None:

@@ -8,7 +8,9 @@
 
 Works on batches ``(B, C, T, H, W)`` or ``(B, T, C, H, W)`` (``data_format``) and on single
 clips ``(C, T, H, W)`` / ``(T, C, H, W)`` inside ``DataLoader`` workers; on uint8, float16,
-bfloat16 and float32; on any device. Inputs are never modified.
+bfloat16 and float32; on any device. Inputs are not modified, unless ``inplace=True``:
+then ``v1`` and ``v2`` are painted where they are and returned (only the frames the
+patches are cut from are copied first), which moves only the pixels the tubelets touch.
 
 Inputs may have any strides (sliced, permuted, ``torch.channels_last_3d``): the pixels are
 those of the contiguous input, and the outputs are contiguous, one allocation each (``q``
@@ -54,10 +56,11 @@ class TubeletOverlay(nn.Module):
             (``num_tubelets=2, motion="nonlinear", transforms=("rotation",)``, …).
         data_format: ``"BCTHW"`` or ``"BTCHW"``; unbatched clips drop the ``B``.
         backend: compositing backend, see :mod:`tubelets.ops` (``"auto"`` picks the fastest).
+        inplace: paint ``v1`` (and ``v2``) themselves and return them, instead of new tensors.
     """
 
     def __init__(self, config: TubeletConfig | None = None, *, data_format: str = "BCTHW",
-                 backend: str = "auto", **fields):
+                 backend: str = "auto", inplace: bool = False, **fields):
         super().__init__()
         if config is not None and fields:
             raise ValueError("give either config or its fields as keyword arguments, not both")
@@ -65,8 +68,11 @@ class TubeletOverlay(nn.Module):
             raise ValueError(f"data_format: unknown {data_format!r}; choose from {', '.join(DATA_FORMATS)}")
         ops.check_backend_name(backend)
         self.config = config if config is not None else TubeletConfig(**fields)
+        if not isinstance(inplace, bool):
+            raise TypeError(f"inplace must be a bool, got {type(inplace).__name__}")
         self.data_format = data_format
         self.backend = backend
+        self.inplace = inplace
 
     def forward(
         self,
@@ -97,19 +103,26 @@ class TubeletOverlay(nn.Module):
         if tubelets is None:
             tubelets = sample_tubelets(self.config, batch, frames, height, width,
                                        device=v1.device, generator=generator)
-        # Independent outputs (one allocation each), contiguous in the caller's layout.
-        outputs = [torch.empty(clip.shape, dtype=clip.dtype, device=clip.device) for clip in clips]
-        for output in outputs:
-            ops.advise_huge_pages(output)
-        logical = [self._logical(video if batched else video.unsqueeze(0)) for video in (*outputs, *clips)]
-        ops.paint_(logical[: len(clips)], logical[len(clips):], source, tubelets,
-                   backend=self.backend, validate=validate)
+        if self.inplace:
+            outputs = clips
+            frames, tubelets_there = ops.source_frames(source, tubelets, validate=validate)
+            ops.paint_([self._logical(clip if batched else clip.unsqueeze(0)) for clip in clips], [],
+                       frames, tubelets_there, backend=self.backend, validate=False)
+        else:
+            # Independent outputs (one allocation each), contiguous in the caller's layout.
+            outputs = [torch.empty(clip.shape, dtype=clip.dtype, device=clip.device) for clip in clips]
+            for output in outputs:
+                ops.advise_huge_pages(output)
+            logical = [self._logical(video if batched else video.unsqueeze(0)) for video in (*outputs, *clips)]
+            ops.paint_(logical[: len(clips)], logical[len(clips):], source, tubelets,
+                       backend=self.backend, validate=validate)
         if return_tubelets:
             return (*outputs, tubelets)
         return outputs[0] if v2 is None else tuple(outputs)
 
     def extra_repr(self) -> str:
-        return f"{self.config}, data_format={self.data_format!r}, backend={self.backend!r}"
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"{self.config}, data_format={self.data_format!r}, backend={self.backend!r}{inplace}"
 
     def _logical(self, video: torch.Tensor) -> torch.Tensor:
         """A ``(B, C, T, H, W)`` view of a batch in this module's data format."""
