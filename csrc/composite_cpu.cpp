@@ -9,7 +9,7 @@
 // each), and touches only the boxes, not the union box around them.
 //
 // Where the CPU has AVX-512, spans of uint8 and float32 rows on the fast path (see
-// fast_path) go to paint_span_avx512 (paint_avx512.cpp), 16 pixels a step in
+// fast_path) go to paint_rows_avx512 (paint_avx512.cpp), 16 pixels a step in
 // registers: ~3x the portable passes. Elsewhere each run goes in passes over arrays,
 // one per step of composite.h's per-pixel math, so that the compiler vectorises every
 // pass but the gathers from the source. Both compute exactly the float32 expressions
@@ -103,6 +103,8 @@ class PatchSpans {
 
 // Pixels of a row painted together: bounds the scratch arrays of paint_run.
 constexpr int64_t kRun = 64;
+// Rows handed to paint_rows_avx512 together.
+constexpr int64_t kRowBlock = 64;
 // Channels sampled together, sharing the source positions.
 constexpr int64_t kChannelGroup = 4;
 
@@ -139,7 +141,7 @@ bool fast_path(const PaintArgs& args) {
   return rows && args.source_size[3] <= limit && args.source_size[4] <= limit && last + 3 <= INT32_MAX;
 }
 
-// Whether spans are painted by paint_span_avx512: where the CPU has AVX-512, unless
+// Whether spans are painted by paint_rows_avx512: where the CPU has AVX-512, unless
 // set_simd("portable") chose the portable passes.
 std::atomic<bool> use_avx512{cpu_has_avx512()};
 
@@ -254,10 +256,11 @@ void paint_frames(const PaintArgs& args, int num_threads) {
   constexpr bool kVector = kFast && (std::is_same<scalar_t, uint8_t>::value || std::is_same<scalar_t, float>::value);
   int64_t source_last = 0;  // offset of the source's last element
   for (int i = 0; i < 5; ++i) source_last += (args.source_size[i] - 1) * ss[i];
-  Layout layout{args.copies, channels, ss[1], ss[3], ss[4], {}, {}};
+  Layout layout{args.copies, channels, ss[1], ss[3], ss[4], {}, {}, {}};
   bool in_place[kMaxCopies];
   for (int64_t p = 0; p < args.copies; ++p) {
     layout.out_plane[p] = args.out_stride[p][1];
+    layout.out_row[p] = args.out_stride[p][3];
     layout.out_column[p] = args.out_stride[p][4];
     in_place[p] = paints_in_place(args, p);
   }
@@ -282,12 +285,21 @@ void paint_frames(const PaintArgs& args, int num_threads) {
       const Patch patch = load_patch(args, b, m, t);
       const scalar_t* source =
           static_cast<const scalar_t*>(args.source) + b * ss[0] + patch.frame * ss[2];
-      // A uint8 lane of paint_span_avx512 reads 4 bytes from its tap: not past the end
+      // A uint8 lane of paint_rows_avx512 reads 4 bytes from its tap: not past the end
       // of the source, which only a crop at the corner of the source's last frame nears.
       const int64_t last_read = b * ss[0] + patch.frame * ss[2] + (channels - 1) * ss[1] + patch.y_hi * ss[3] +
                                 patch.x_hi + (sizeof(scalar_t) == 1 ? 3 : 0);
-      const bool vector = kVector && use_avx512.load(std::memory_order_relaxed) && last_read <= source_last;
       const PatchSpans spans(patch, box);
+      if (kVector && use_avx512.load(std::memory_order_relaxed) && last_read <= source_last) {
+        // Rows in blocks, so that the kernel sets up its registers once per block.
+        Box block[kRowBlock];
+        for (int64_t y0 = box.y0; y0 <= box.y1; y0 += kRowBlock) {
+          const int64_t count = box.y1 - y0 + 1 < kRowBlock ? box.y1 - y0 + 1 : kRowBlock;
+          for (int64_t i = 0; i < count; ++i) block[i] = spans.row(y0 + i);
+          paint_rows_avx512(Rows<scalar_t>{layout, patch, y0, count, block, source, frame});
+        }
+        continue;
+      }
       Box span = spans.row(box.y0);
       for (int64_t y = box.y0; y <= box.y1; ++y) {
         const Box next = y < box.y1 ? spans.row(y + 1) : Box{0, y + 1, -1, y + 1};
@@ -308,11 +320,6 @@ void paint_frames(const PaintArgs& args, int num_threads) {
               __builtin_prefetch(plane + next.x1, 1);
             }
           }
-        }
-        if (vector) {
-          paint_span_avx512(Span<scalar_t>{layout, patch, row, span.x0, span.x1, source, rows});
-          span = next;
-          continue;
         }
         for (int64_t x = span.x0; x <= span.x1; x += kRun) {
           const int64_t count = span.x1 - x + 1 < kRun ? span.x1 - x + 1 : kRun;

@@ -1,4 +1,4 @@
-// paint_span_avx512: composite.h's paint_pixel for 16 pixels of a row at a time, in
+// paint_rows_avx512: composite.h's paint_pixel for 16 pixels of a row at a time, in
 // AVX-512 registers, for uint8 and float32 (see paint_span.h).
 //
 // Each step mirrors paint_pixel operation by operation in float32: the same products
@@ -44,17 +44,16 @@ inline __m512 clamp16(__m512 value, __m512 low, __m512 high) {
 
 // A tubelet's constants, one per lane.
 struct Lanes {
-  __m512 m0, m2, m3, m5, x_from_y, y_from_y;  // the map, and the row's products
+  __m512 m0, m2, m3, m5;  // the map's entries that do not multiply y
   __m512 opacity, softness;
   __m512 centre_x, centre_y, half_x, half_y, x_lo, y_lo, x_hi, y_hi;
   __m512i last_x, last_y;  // x_hi, y_hi as integers
   __m512i source_row;      // the source's row stride, elements
 };
 
-Lanes lanes_of(const Patch& patch, const PatchRow& row, int64_t source_row) {
+Lanes lanes_of(const Patch& patch, int64_t source_row) {
   const float* m = patch.affine;
   return Lanes{_mm512_set1_ps(m[0]), _mm512_set1_ps(m[2]), _mm512_set1_ps(m[3]), _mm512_set1_ps(m[5]),
-               _mm512_set1_ps(row.x_from_y), _mm512_set1_ps(row.y_from_y),
                _mm512_set1_ps(patch.opacity), _mm512_set1_ps(patch.softness),
                _mm512_set1_ps(patch.centre_x), _mm512_set1_ps(patch.centre_y),
                _mm512_set1_ps(patch.half_x), _mm512_set1_ps(patch.half_y),
@@ -140,32 +139,23 @@ inline __m512 quantise16(__m512 value, float) { return value; }
 inline void store16(uint8_t* out, __mmask16 mask, __m128i value) { _mm_mask_storeu_epi8(out, mask, value); }
 inline void store16(float* out, __mmask16 mask, __m512 value) { _mm512_mask_storeu_ps(out, mask, value); }
 
-// The span, for `kChannels` channels (0: layout.channels, known only at run time).
-// Everything the loop reads is a local: a store through uint8_t* may alias anything
-// else, and would make the compiler reload it after every store.
-template <typename scalar_t, int32_t kShape, bool kSoft, int64_t kChannels>
-void paint_span(const Span<scalar_t>& span) {
-  const Layout& layout = span.layout;
-  const int64_t channels = kChannels ? kChannels : layout.channels, copies = layout.copies;
-  const int64_t source_plane = layout.source_plane;
-  const scalar_t* const source = span.source;
-  int64_t out_plane[kMaxCopies];
-  scalar_t* rows[kMaxCopies];
-  for (int64_t p = 0; p < copies; ++p) {
-    out_plane[p] = layout.out_plane[p];
-    rows[p] = span.rows[p];
-  }
-  const Lanes k = lanes_of(span.patch, span.row, layout.source_row);
+// Columns x0 .. x1 of the row whose products m1·y, m4·y are `row`, for `channels`
+// channels (a constant where the caller's template fixes it); out[p] points at channel
+// 0, column 0 of the row in output p.
+template <typename scalar_t, int32_t kShape, bool kSoft>
+inline void paint_row(const Lanes& k, PatchRow row, int64_t x0, int64_t x1, int64_t channels,
+                      int64_t copies, const scalar_t* source, int64_t source_plane,
+                      const int64_t* out_plane, scalar_t* const* out) {
   const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const int64_t last = span.x1;
-  for (int64_t x = span.x0; x <= last; x += 16) {
-    const int64_t count = last - x + 1;
+  const __m512 x_from_y = _mm512_set1_ps(row.x_from_y), y_from_y = _mm512_set1_ps(row.y_from_y);
+  for (int64_t x = x0; x <= x1; x += 16) {
+    const int64_t count = x1 - x + 1;
     const __mmask16 lanes = count >= 16 ? __mmask16(0xffff) : __mmask16((1u << count) - 1);
     // u of paint_pixel: (m0·x + m1·y) + m2, (m3·x + m4·y) + m5.
     const __m512 column = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_set1_epi32(int32_t(x)), iota));
-    const __m512 ux = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(k.m0, column), k.x_from_y), k.m2);
-    const __m512 uy = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(k.m3, column), k.y_from_y), k.m5);
+    const __m512 ux = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(k.m0, column), x_from_y), k.m2);
+    const __m512 uy = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(k.m3, column), y_from_y), k.m5);
     const __m512 ax = _mm512_abs_ps(ux), ay = _mm512_abs_ps(uy);
     const __mmask16 inside = _mm512_cmp_ps_mask(ax, one, _CMP_LE_OQ) & _mm512_cmp_ps_mask(ay, one, _CMP_LE_OQ);
     const __m512 distance = distance16<kShape>(ux, uy, ax, ay);
@@ -181,7 +171,7 @@ void paint_span(const Span<scalar_t>& span) {
     if ((paint & ~opaque) == 0) {  // all opaque: the canvas is not read (reads that miss the cache stall)
       for (int64_t c = 0; c < channels; ++c) {
         const auto stored = quantise16(sample16(source + c * source_plane, taps, paint), scalar_t{});
-        for (int64_t p = 0; p < copies; ++p) store16(rows[p] + c * out_plane[p] + x, paint, stored);
+        for (int64_t p = 0; p < copies; ++p) store16(out[p] + c * out_plane[p] + x, paint, stored);
       }
       continue;
     }
@@ -190,46 +180,87 @@ void paint_span(const Span<scalar_t>& span) {
       const __m512 value = sample16(source + c * source_plane, taps, paint);
       const __m512 painted = _mm512_mul_ps(value, alpha);
       for (int64_t p = 0; p < copies; ++p) {
-        scalar_t* out = rows[p] + c * out_plane[p] + x;
+        scalar_t* at = out[p] + c * out_plane[p] + x;
         // before·(1 - alpha) + value·alpha, or value where alpha >= 1.
-        const __m512 mixed = _mm512_add_ps(_mm512_mul_ps(load16(out, paint), keep), painted);
-        store16(out, paint, quantise16(_mm512_mask_mov_ps(mixed, opaque, value), scalar_t{}));
+        const __m512 mixed = _mm512_add_ps(_mm512_mul_ps(load16(at, paint), keep), painted);
+        store16(at, paint, quantise16(_mm512_mask_mov_ps(mixed, opaque, value), scalar_t{}));
       }
     }
   }
 }
 
+// The rows, for `kChannels` channels (0: layout.channels, known only at run time).
+// Everything the loops read is a local: a store through uint8_t* may alias anything
+// else, and would make the compiler reload it after every store.
+template <typename scalar_t, int32_t kShape, bool kSoft, int64_t kChannels>
+void paint_block(const Rows<scalar_t>& rows) {
+  const Layout& layout = rows.layout;
+  const int64_t channels = kChannels ? kChannels : layout.channels, copies = layout.copies;
+  const int64_t source_plane = layout.source_plane;
+  int64_t out_plane[kMaxCopies], out_row[kMaxCopies];
+  scalar_t* frames[kMaxCopies];
+  for (int64_t p = 0; p < kMaxCopies; ++p) {
+    const bool used = p < copies;
+    out_plane[p] = used ? layout.out_plane[p] : 0;
+    out_row[p] = used ? layout.out_row[p] : 0;
+    frames[p] = used ? rows.frames[p] : nullptr;
+  }
+  const Patch& patch = rows.patch;
+  const Lanes k = lanes_of(patch, layout.source_row);
+  for (int64_t i = 0; i < rows.count; ++i) {
+    const Box span = rows.spans[i];
+    if (span.x1 < span.x0) continue;
+    const int64_t y = rows.y0 + i;
+    scalar_t* out[kMaxCopies];
+    for (int64_t p = 0; p < kMaxCopies; ++p) out[p] = frames[p] + y * out_row[p];
+    // Stores that miss the cache fill the store queue and stall: ask for the next row's
+    // lines early, with intent to write (float32: a span is several lines per plane).
+    if (sizeof(scalar_t) > 1 && i + 1 < rows.count) {
+      const Box next = rows.spans[i + 1];
+      for (int64_t p = 0; p < copies; ++p) {
+        for (int64_t c = 0; c < channels; ++c) {
+          const scalar_t* plane = out[p] + out_row[p] + c * out_plane[p];
+          for (int64_t x = next.x0; x < next.x1; x += 64 / int64_t(sizeof(scalar_t))) __builtin_prefetch(plane + x, 1);
+          if (next.x0 <= next.x1) __builtin_prefetch(plane + next.x1, 1);
+        }
+      }
+    }
+    paint_row<scalar_t, kShape, kSoft>(k, patch_row(patch, y), span.x0, span.x1, channels, copies, rows.source,
+                                       source_plane, out_plane, out);
+  }
+}
+
 template <typename scalar_t, int32_t kShape, bool kSoft>
-void paint_channels(const Span<scalar_t>& span) {
-  if (span.layout.channels == 3) {  // RGB, unrolled
-    paint_span<scalar_t, kShape, kSoft, 3>(span);
+void paint_channels(const Rows<scalar_t>& rows) {
+  if (rows.layout.channels == 3) {  // RGB, unrolled
+    paint_block<scalar_t, kShape, kSoft, 3>(rows);
   } else {
-    paint_span<scalar_t, kShape, kSoft, 0>(span);
+    paint_block<scalar_t, kShape, kSoft, 0>(rows);
   }
 }
 
 template <typename scalar_t, int32_t kShape>
-void paint_shape(const Span<scalar_t>& span) {
-  if (span.patch.softness > 0.0f) {
-    paint_channels<scalar_t, kShape, true>(span);
+void paint_shape(const Rows<scalar_t>& rows) {
+  if (rows.patch.softness > 0.0f) {
+    paint_channels<scalar_t, kShape, true>(rows);
   } else {
-    paint_channels<scalar_t, kShape, false>(span);
+    paint_channels<scalar_t, kShape, false>(rows);
   }
 }
 
 }  // namespace
 
 template <typename scalar_t>
-void paint_span_avx512(const Span<scalar_t>& span) {
-  switch (span.patch.shape) {
-    case kEllipse: return paint_shape<scalar_t, kEllipse>(span);
-    case kRhombus: return paint_shape<scalar_t, kRhombus>(span);
-    default: return paint_shape<scalar_t, kRectangle>(span);  // any other value: a rectangle
+void paint_rows_avx512(const Rows<scalar_t>& rows) {
+  switch (rows.patch.shape) {
+    case kEllipse: return paint_shape<scalar_t, kEllipse>(rows);
+    case kRhombus: return paint_shape<scalar_t, kRhombus>(rows);
+    default: return paint_shape<scalar_t, kRectangle>(rows);  // any other value: a rectangle
   }
 }
 
-template void paint_span_avx512<uint8_t>(const Span<uint8_t>& span);
-template void paint_span_avx512<float>(const Span<float>& span);
+template void paint_rows_avx512<uint8_t>(const Rows<uint8_t>& rows);
+template void paint_rows_avx512<float>(const Rows<float>& rows);
 
 #pragma GCC diagnostic pop
 #pragma GCC pop_options
@@ -241,9 +272,9 @@ template void paint_span_avx512<float>(const Span<float>& span);
 namespace tubelets {
 bool cpu_has_avx512() { return false; }
 template <typename scalar_t>
-void paint_span_avx512(const Span<scalar_t>&) {}
-template void paint_span_avx512<uint8_t>(const Span<uint8_t>& span);
-template void paint_span_avx512<float>(const Span<float>& span);
+void paint_rows_avx512(const Rows<scalar_t>&) {}
+template void paint_rows_avx512<uint8_t>(const Rows<uint8_t>& rows);
+template void paint_rows_avx512<float>(const Rows<float>& rows);
 }  // namespace tubelets
 
 #endif

@@ -1,7 +1,6 @@
-// One tubelet painted over one span of a row, the CPU backend's inner loop: the
-// portable passes of composite_cpu.cpp, or the AVX-512 kernel of paint_avx512.cpp,
-// chosen at run time. Both compute composite.h's paint_pixel for every pixel of the
-// span, bit for bit.
+// One tubelet painted over spans of rows, the CPU backend's inner loop: the portable
+// passes of composite_cpu.cpp, or the AVX-512 kernel of paint_avx512.cpp, chosen at run
+// time. Both compute composite.h's paint_pixel for every pixel of a span, bit for bit.
 #pragma once
 
 #include <stdint.h>
@@ -15,29 +14,30 @@ namespace tubelets {
 struct Layout {
   int64_t copies, channels;
   int64_t source_plane, source_row, source_column;        // source strides of C, Hs, Ws
-  int64_t out_plane[kMaxCopies], out_column[kMaxCopies];  // output strides of C, W
+  int64_t out_plane[kMaxCopies], out_row[kMaxCopies], out_column[kMaxCopies];  // output strides of C, H, W
 };
 
-// Columns span.x0 .. span.x1 of one row: `rows[p]` points at column 0, channel 0, of
-// the row in output p, `source` at channel 0 of the tubelet's source frame.
+// Rows y0 .. y0 + count - 1 of a tubelet's box, row y0 + i over the columns
+// spans[i].x0 .. spans[i].x1 (none if x1 < x0). `frames[p]` points at channel 0 of the
+// frame in output p, `source` at channel 0 of the tubelet's source frame.
 template <typename scalar_t>
-struct Span {
+struct Rows {
   const Layout& layout;
   const Patch& patch;
-  PatchRow row;
-  int64_t x0, x1;
+  int64_t y0, count;
+  const Box* spans;
   const scalar_t* source;
-  scalar_t* const* rows;
+  scalar_t* const* frames;
 };
 
-// Whether this CPU runs paint_span_avx512 (AVX-512 F, BW, VL and DQ).
+// Whether this CPU runs paint_rows_avx512 (AVX-512 F, BW, VL and DQ).
 bool cpu_has_avx512();
 
-// paint_avx512.cpp: the span in 16-pixel steps, for uint8 and float32 outputs whose
+// paint_avx512.cpp: the rows in 16-pixel steps, for uint8 and float32 outputs whose
 // rows, and the source's, are contiguous (composite_cpu.cpp's fast path). Every read
 // is inside the crop, 4 bytes wide for uint8: the caller makes sure that the crop's
 // last pixel in the last channel is at least 3 bytes before the end of the source.
 template <typename scalar_t>
-void paint_span_avx512(const Span<scalar_t>& span);
+void paint_rows_avx512(const Rows<scalar_t>& rows);
 
 }  // namespace tubelets
