@@ -23,6 +23,8 @@ from types import ModuleType
 
 import torch
 
+from . import library
+
 
 def _load(name: str, not_built: str) -> tuple[ModuleType | None, str | None]:
     """``(module, None)``, or ``(None, why it is unavailable)``."""
@@ -184,7 +186,6 @@ def _sample_outputs(sizes, motion, keyframes, device) -> list[torch.Tensor]:
     ]  # fmt: skip
 
 
-@torch.library.custom_op("tubelets::sample", mutates_args=())
 def _sample_op(
     seed: torch.Tensor,
     sizes: list[int],
@@ -213,12 +214,17 @@ def _sample_op(
     return outputs
 
 
-@_sample_op.register_fake
-def _(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
+def _sample_fake(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
     return _sample_outputs(sizes, motion, keyframes, seed.device)
 
 
-@torch.library.custom_op("tubelets::sample_triton", mutates_args=())
+_SAMPLE_SCHEMA = (
+    "(Tensor seed, SymInt[] sizes, SymInt motion, bool[] transforms, SymInt keyframes, SymInt points, "
+    "float sigma, SymInt[] shapes, float[] ranges, float p) -> Tensor[]"
+)
+library.define("sample" + _SAMPLE_SCHEMA, _sample_op, _sample_fake)
+
+
 def _sample_triton_op(
     seed: torch.Tensor,
     sizes: list[int],
@@ -249,6 +255,4 @@ def _sample_triton_op(
     return outputs
 
 
-@_sample_triton_op.register_fake
-def _(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
-    return _sample_outputs(sizes, motion, keyframes, seed.device)
+library.define("sample_triton" + _SAMPLE_SCHEMA, _sample_triton_op, _sample_fake)

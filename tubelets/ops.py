@@ -14,8 +14,8 @@ backend     device       implementation
 and cpu → torch on CPU tensors. Asking for an unavailable backend raises with the reason;
 ``tubelets info`` lists them all.
 
-The op ``tubelets::paint_`` is registered with :func:`torch.library.custom_op`, so it runs
-inside ``torch.compile(fullgraph=True)``. It writes each output pixel once: the input
+The op ``tubelets::paint_`` is registered with torch's dispatcher (:mod:`tubelets.library`),
+so it runs inside ``torch.compile(fullgraph=True)``. It writes each output pixel once: the input
 pixel, with the tubelets painted over it (or paints outputs in place). Every check that
 can refuse a call runs before anything is written.
 
@@ -35,7 +35,7 @@ from typing import Callable
 
 import torch
 
-from . import reference
+from . import library, reference
 from .params import SHAPES, Tubelets
 from .sampling import constant
 
@@ -187,7 +187,6 @@ def _implementation(backend: str) -> Callable[..., None]:
     return kernels.paint_triton_
 
 
-@torch.library.custom_op("tubelets::paint_", mutates_args=("outs",))
 def _paint_op(
     outs: list[torch.Tensor],
     ins: list[torch.Tensor],
@@ -212,9 +211,15 @@ def _paint_op(
     _implementation(backend)(outs, ins or outs, source, inv_affine, opacity, src_box, src_frame, shape, softness)
 
 
-@_paint_op.register_fake
-def _(outs, ins, source, inv_affine, opacity, src_box, src_frame, shape, softness, backend, validate) -> None:
+def _paint_fake(outs, ins, source, inv_affine, opacity, src_box, src_frame, shape, softness, backend, validate) -> None:
     return None
+
+
+library.define(
+    "paint_(Tensor(a!)[] outs, Tensor[] ins, Tensor source, Tensor inv_affine, Tensor opacity, Tensor src_box, "
+    "Tensor src_frame, Tensor shape, Tensor softness, str backend, bool validate) -> ()",
+    _paint_op, _paint_fake,
+)
 
 
 def check_tensor(name: str, tensor, *layouts: str) -> None:
