@@ -237,15 +237,19 @@ def check_tensor(name: str, tensor, *layouts: str) -> None:
 
 def overlaps(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Whether the memory spans of ``a`` and ``b`` (first to last element) intersect."""
-    if a.numel() == 0 or b.numel() == 0:
-        return False
-    (a_first, a_end), (b_first, b_end) = _span(a), _span(b)
-    return a_first < b_end and b_first < a_end
+    return _meet(_span(a), _span(b))
 
 
 def _span(tensor: torch.Tensor) -> tuple[int, int]:
+    """``[first, end)`` bytes of ``tensor``'s elements; empty for an empty tensor."""
+    if tensor.numel() == 0:
+        return 0, 0
     last = sum((size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride()))
     return tensor.data_ptr(), tensor.data_ptr() + (last + 1) * tensor.element_size()
+
+
+def _meet(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
 
 
 def _check_videos(outs: list, ins: list, source: torch.Tensor, tubelets: Tubelets) -> None:
@@ -296,20 +300,19 @@ def _may_overlap_itself(tensor: torch.Tensor) -> bool:
 
 def _check_memory(outs: list, ins: list, source: torch.Tensor) -> None:
     """No output may overlap the source, itself, another output or another copy's input.
-    Inside the op, before any write: data pointers are only real there under torch.compile."""
-    for p, out in enumerate(outs):
-        if overlaps(out, source):
+    Inside the op, before any write: data pointers are only real there under torch.compile.
+    Each tensor's memory span is measured once (this runs on every call)."""
+    out_spans, in_spans, source_span = [_span(out) for out in outs], [_span(video) for video in ins], _span(source)
+    for p, (out, span) in enumerate(zip(outs, out_spans)):
+        if _meet(span, source_span):
             raise ValueError("the video being painted must not share memory with source; paint a copy")
         if _may_overlap_itself(out):
             raise ValueError(f"out[{p}] has elements that share memory (an expanded tensor?); give a dense one")
-        others = [other for q, other in enumerate(outs) if q != p] + [v for q, v in enumerate(ins) if q != p]
-        if any(overlaps(out, other) for other in others) or (ins and _partly_overlaps(out, ins[p])):
+        others = [other for q, other in enumerate(out_spans + in_spans) if q != p and q != len(outs) + p]
+        # Its own input may be itself (in place), but not partly: writing would change it before it is read.
+        partly = bool(ins) and _meet(span, in_spans[p]) and not reference.same_elements(out, ins[p])
+        if partly or any(_meet(span, other) for other in others):
             raise ValueError(f"out[{p}] must not overlap another output or another copy's input")
-
-
-def _partly_overlaps(out: torch.Tensor, video: torch.Tensor) -> bool:
-    """Overlapping but not the same elements: writing ``out`` would change ``video`` before it is read."""
-    return not reference.same_elements(out, video) and overlaps(out, video)
 
 
 def _check_parameter_shapes(out, inv_affine, opacity, src_box, src_frame, shape, softness) -> None:
