@@ -17,6 +17,7 @@ method            sampling                                  compositing
 ``grid_sample``   ``tubelets.sample_tubelets``              ``F.affine_grid`` + ``F.grid_sample``
 ``kornia``        ``tubelets.sample_tubelets``              ``kornia.geometry.transform.warp_affine``
 ``ours:NAME``     ``tubelets.sample_tubelets``              ``TubeletOverlay(backend=NAME)``
+``…+inplace``     the same                                  ``TubeletOverlay(backend=NAME, inplace=True)``
 ================  ========================================  ========================================
 
 ``NAME`` is every backend available at run time, except Triton's interpreter on CPU tensors
@@ -224,9 +225,12 @@ def methods(case, v1, v2, tubelets, covered, backends, with_kornia, clone) -> di
     for name in backends:
         if name == "torch" and batch > 1:
             continue  # the readable reference takes seconds to minutes per batch: timed at B=1 only
-        overlay = TubeletOverlay(config, backend=name)
-        timed[(f"ours:{name}", "composite")] = Timed(lambda overlay=overlay: overlay(v1, v2, tubelets=tubelets), paste)
-        timed[(f"ours:{name}", "total")] = Timed(lambda overlay=overlay: overlay(v1, v2), paste)
+        # +inplace paints v1 and v2 themselves (their pixels change from call to call; the work does not).
+        for inplace in (False, True) if name != "torch" else (False,):
+            overlay = TubeletOverlay(config, backend=name, inplace=inplace)
+            label = f"ours:{name}" + ("+inplace" if inplace else "")
+            timed[(label, "composite")] = Timed(lambda overlay=overlay: overlay(v1, v2, tubelets=tubelets), paste)
+            timed[(label, "total")] = Timed(lambda overlay=overlay: overlay(v1, v2), paste)
     return timed
 
 
