@@ -220,6 +220,7 @@ def test_non_finite_pixels_outside_the_tubelets_keep_their_values(backend, dtype
     ("patch_size", (0.6, 0.5), ValueError),
     ("patch_size", (0.5, 1.5), ValueError),
     ("patch_size", 0.5, ValueError),
+    ("patch_size", "ab", ValueError),
     ("max_step", (-0.1, 0.5), ValueError),
     ("scale_range", (0.0, 1.0), ValueError),
     ("scale_range", (2.0, 1.0), ValueError),
@@ -242,10 +243,88 @@ def test_non_finite_pixels_outside_the_tubelets_keep_their_values(backend, dtype
     ("p", -0.1, ValueError),
     ("p", 1.5, ValueError),
     ("p", math.nan, ValueError),
+    # Values whose compiled maps or parameters would not be finite in float32.
+    ("scale_range", (1e-50, 1e-50), ValueError),
+    ("scale_range", (1.0, 1e300), ValueError),
+    ("rotation_range", (-1e39, 1e39), ValueError),
+    ("rotation_range", (1e39, 1e39), ValueError),
+    ("shear_range", (1e10, 1e10), ValueError),
+    ("softness", (1e39, 1e39), ValueError),
+    ("max_step", (0.5, 1e300), ValueError),
+    ("nonlinear_points", 10**6, ValueError),
+    # Not numbers, or bools and tensors posing as them.
+    ("p", True, ValueError),
+    ("p", torch.tensor(0.5), ValueError),
+    ("num_tubelets", True, ValueError),
+    ("num_tubelets", np.float64(2.0), ValueError),
+    ("keyframes", "3", ValueError),
+    ("nonlinear_sigma", True, ValueError),
+    ("patch_size", torch.tensor([0.1, 0.5]), ValueError),
+    ("patch_size", np.array([0.1, 0.5]), ValueError),
+    ("patch_size", (0.1, 0.2, 0.5), ValueError),
+    ("rotation_range", (False, 2.0), ValueError),
+    ("opacity", "01", ValueError),
 ])
 def test_config_out_of_range(field, value, error):
     with pytest.raises(error, match=f"^{field}"):
         TubeletOverlay(**{field: value})
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("p", np.float32(0.5), 0.5),
+    ("p", 1, 1.0),
+    ("num_tubelets", np.int64(3), 3),
+    ("keyframes", np.int32(4), 4),
+    ("nonlinear_points", np.uint8(10), 10),
+    ("nonlinear_sigma", np.float64(3.0), 3.0),
+    ("patch_size", [0.25, np.float32(0.5)], (0.25, 0.5)),
+    ("scale_range", (1, 2), (1.0, 2.0)),
+    ("transforms", ["scale", "shear"], ("scale", "shear")),
+    ("shapes", np.array(["ellipse"]), ("ellipse",)),
+    ("motion", np.str_("linear"), "linear"),
+])
+def test_config_takes_numpy_scalars_and_sequences_as_plain_values(field, value, expected):
+    """Stored as Python ints, floats and tuples, so the frozen config hashes and compares."""
+    config = TubeletConfig(**{field: value})
+    stored = getattr(config, field)
+    assert stored == expected and type(stored) is type(expected)
+    assert all(type(v) is type(e) for v, e in zip(stored, expected)) if isinstance(expected, tuple) else True
+    assert hash(config) == hash(TubeletConfig(**{field: expected})) and config == TubeletConfig(**{field: expected})
+
+
+BOUNDS = {  # every (min, max) field at its widest, and a transform that uses it
+    "scale": {"scale_range": (1e-3, 1e3)},
+    "rotation": {"rotation_range": (-3600.0, 3600.0)},
+    "shear": {"shear_range": (-100.0, 100.0)},
+}
+
+
+@pytest.mark.parametrize("sampler", ["torch", "cpu"])
+@pytest.mark.parametrize("transforms", [("scale",), ("rotation",), ("shear",), TRANSFORMS])
+@pytest.mark.parametrize("motion", MOTIONS)
+def test_every_config_the_constructor_takes_paints_with_valid_tubelets(sampler, transforms, motion):
+    """The class of ``scale_range=(1e-50, 1e-50)``: at the bounds of every range the sampled
+    tubelets pass the op's value checks (finite maps, opacity, softness)."""
+    if sampler == "cpu" and "cpu" not in cpu_backends():
+        pytest.skip("the C++ backend is not built")
+    fields = {key: value for name in transforms for key, value in BOUNDS[name].items()}
+    config = TubeletConfig(num_tubelets=4, motion=motion, transforms=transforms, patch_size=(1e-9, 1.0),
+                           max_step=(1e-9, 10.0), nonlinear_sigma=1e300, softness=(0.0, 100.0), **fields)
+    video, source = clips()
+    for seed in range(4):
+        tubes = sample_tubelets(config, *SHAPE[:1], *SHAPE[2:], seed=torch.tensor(seed), backend=sampler)
+        for name in ("inv_affine", "centers", "angles", "scales", "shears", "softness", "opacity"):
+            assert getattr(tubes, name).isfinite().all(), name
+        composite(video, source, tubes, validate=True)
+
+
+def test_keyframes_beyond_the_frames_cost_nothing():
+    """A path has ``min(keyframes, frames)`` keyframes: 10⁹ samples like ``frames``."""
+    for sampler in ["torch", *(["cpu"] if "cpu" in cpu_backends() else [])]:
+        huge, exact = (sample_tubelets(TubeletConfig(motion="linear", keyframes=k), 2, 4, 10, 12,
+                                       seed=torch.tensor(7), backend=sampler) for k in (10**9, 4))
+        for field in dataclasses.fields(Tubelets):
+            assert torch.equal(getattr(huge, field.name), getattr(exact, field.name)), (sampler, field.name)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -2,10 +2,11 @@
 PyTorch reference, and what the counter-based design promises."""
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
-from tubelets import TubeletConfig, TubeletOverlay, native, sample_tubelets
+from tubelets import TubeletConfig, TubeletOverlay, Tubelets, native, sample_tubelets
 from tubelets.philox import philox4x32
 from tubelets.profiling import count_dispatches
 
@@ -83,11 +84,36 @@ def test_the_generator_draws_the_seed():
 
 
 @pytest.mark.parametrize("backend", ["torch", pytest.param("cpu", marks=NEEDS_C)])
-@pytest.mark.parametrize("sizes, name", [((2, 0, 8, 8), "frames"), ((2, 4, 0, 8), "height"),
-                                         ((2, 4, 8, 0), "width"), ((-1, 4, 8, 8), "batch_size")])
+@pytest.mark.parametrize("sizes, name", [
+    ((2, 0, 8, 8), "frames"), ((2, 4, 0, 8), "height"), ((2, 4, 8, 0), "width"), ((-1, 4, 8, 8), "batch_size"),
+    ((2, 4, -3, 8), "height"), ((2, 4, 8, 5.5), "width"), ((2, 4.0, 8, 8), "frames"), ((True, 4, 8, 8), "batch_size"),
+    ((2, 4, "8", 8), "height"), ((2, 4, 8, torch.tensor(8)), "width"),
+])
 def test_empty_frames_are_refused_naming_the_argument(backend, sizes, name):
     with pytest.raises(ValueError, match=f"^{name} must be an integer >= "):
         sample_tubelets(TubeletConfig(), *sizes, backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["torch", pytest.param("cpu", marks=NEEDS_C)])
+def test_numpy_sizes_sample_like_python_ints(backend):
+    sizes = (np.int64(2), np.int32(4), np.uint16(10), np.int8(12))
+    a, b = (sample_tubelets(TubeletConfig(), *s, seed=torch.tensor(1), backend=backend) for s in (sizes, (2, 4, 10, 12)))
+    assert all(torch.equal(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(Tubelets)
+               if getattr(b, f.name) is not None)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"config": None}, TypeError, "config must be a TubeletConfig, got NoneType"),
+    ({"config": {"num_tubelets": 2}}, TypeError, "config must be a TubeletConfig, got dict"),
+    ({"seed": 5}, ValueError, "seed must be a 0-dim int64 tensor, got 5"),
+    ({"seed": torch.tensor([5])}, ValueError, "seed must be a 0-dim int64 tensor"),
+    ({"seed": torch.tensor(5.0)}, ValueError, "seed must be a 0-dim int64 tensor"),
+    ({"generator": 5}, TypeError, "generator must be a torch.Generator or None, got int"),
+])
+def test_sampler_arguments_of_the_wrong_type_are_refused_by_name(kwargs, error, match):
+    arguments = {"config": TubeletConfig(), **kwargs}
+    with pytest.raises(error, match=match):
+        sample_tubelets(arguments.pop("config"), 2, 4, 10, 12, **arguments)
 
 
 @NEEDS_C

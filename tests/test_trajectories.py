@@ -17,12 +17,26 @@ def uniform_from(seed):
 SIZE = torch.tensor([112.0, 112.0], dtype=torch.float64)
 
 
-@pytest.mark.parametrize("sigma", [0.5, 1.0, 3.0, 8.0, 20.0])
-@pytest.mark.parametrize("length", [1, 2, 5, 48, 100])
+@pytest.mark.parametrize("sigma, length", [
+    (sigma, length) for sigma in [0.5, 1.0, 3.0, 8.0, 20.0] for length in [1, 2, 5, 48, 100] if sigma <= 2 * length
+])
 def test_gaussian_smoothing_equals_scipy_reflect(sigma, length):
+    """Up to σ = 2n, where σ is clamped."""
     x = torch.rand(4, length, dtype=torch.float64)
     expected = scipy.ndimage.gaussian_filter1d(x.numpy(), sigma, axis=-1, mode="reflect")
     np.testing.assert_allclose(trajectories.gaussian_filter1d_reflect(x, sigma).numpy(), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("length", [1, 2, 48])
+@pytest.mark.parametrize("sigma", [2.0, 1e3, 1e6, 1e300])
+def test_gaussian_smoothing_wider_than_the_signal_is_a_weighted_mean(sigma, length):
+    """A huge σ costs no more than σ = 2n, where it is clamped: the matrix is ``(n, n)``,
+    each output is a weighted mean of the inputs, with nearly equal weights."""
+    smooth = trajectories.gaussian_reflect_matrix(length, sigma)
+    assert smooth.shape == (length, length) and (smooth >= 0).all()
+    torch.testing.assert_close(smooth.sum(0), torch.ones(length, dtype=torch.float64), rtol=0, atol=1e-12)
+    if sigma >= 2 * length:
+        torch.testing.assert_close(smooth, torch.full_like(smooth, 1 / length), rtol=1e-3, atol=0)
 
 
 @pytest.mark.parametrize("frames", [1, 2, 3, 4, 16, 33])

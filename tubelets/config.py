@@ -34,11 +34,31 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 
 from .params import SHAPES
 
 MOTIONS = ("static", "linear", "nonlinear")
 TRANSFORMS = ("scale", "rotation", "shear")
+
+INTEGERS = (("num_tubelets", 0, None), ("keyframes", 2, None), ("nonlinear_points", 2, 1024))
+"""``(field, minimum, maximum)``; ``nonlinear_points`` is bounded because the sampler's
+memory grows with it (the paper uses 48)."""
+
+RANGES = {
+    "patch_size": (0.0, 1.0, True),
+    "max_step": (0.0, 10.0, True),
+    "nonlinear_extent": (0.0, 1.0, False),
+    "scale_range": (1e-3, 1e3, False),
+    "rotation_range": (-3600.0, 3600.0, False),
+    "shear_range": (-100.0, 100.0, False),
+    "opacity": (0.0, 1.0, False),
+    "softness": (0.0, 100.0, False),
+}
+"""``field: (low, high, open_low)`` for every ``(min, max)`` field. The bounds are far beyond
+any useful value (the paper's are in the module table) and keep every compiled map finite
+in float32: a scale of 1e-50, a rotation of 1e39 degrees or a shear of 1e10 (whose
+determinant, 1 + kx·ky - kx·ky, cancels to 0) would not be."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,29 +88,27 @@ class TubeletConfig:
             if isinstance(names, str) or not hasattr(names, "__iter__"):
                 default = getattr(TubeletConfig, field)
                 raise TypeError(f"{field} must be a tuple of names like {default!r}, got {names!r}")
-            object.__setattr__(self, field, tuple(names))
-        _check_int("num_tubelets", self.num_tubelets, minimum=0)
-        _check_int("keyframes", self.keyframes, minimum=2)
-        _check_int("nonlinear_points", self.nonlinear_points, minimum=2)
+            # str(): a NumPy string is a str subclass, but prints and pickles as NumPy's.
+            object.__setattr__(self, field, tuple(str(n) if isinstance(n, str) else n for n in names))
+        for name, minimum, maximum in INTEGERS:
+            object.__setattr__(self, name, _check_int(name, getattr(self, name), minimum, maximum))
         _check_choice("motion", self.motion, MOTIONS)
+        object.__setattr__(self, "motion", str(self.motion))
         for name in self.transforms:
             _check_choice("transforms", name, TRANSFORMS)
         if not self.shapes:
             raise ValueError("shapes: give at least one of " + ", ".join(SHAPES))
         for name in self.shapes:
             _check_choice("shapes", name, SHAPES)
-        _check_range("patch_size", self.patch_size, low=0.0, high=1.0, open_low=True)
-        _check_range("max_step", self.max_step, low=0.0, open_low=True)
-        _check_range("nonlinear_extent", self.nonlinear_extent, low=0.0, high=1.0)
-        _check_range("scale_range", self.scale_range, low=0.0, open_low=True)
-        _check_range("rotation_range", self.rotation_range)
-        _check_range("shear_range", self.shear_range)
-        _check_range("opacity", self.opacity, low=0.0, high=1.0)
-        _check_range("softness", self.softness, low=0.0)
-        if not (isinstance(self.nonlinear_sigma, (int, float)) and 0 < self.nonlinear_sigma < math.inf):
-            raise ValueError(f"nonlinear_sigma must be a finite positive number, got {self.nonlinear_sigma!r}")
-        if not (isinstance(self.p, (int, float)) and 0.0 <= self.p <= 1.0):
+        for name, (low, high, open_low) in RANGES.items():
+            object.__setattr__(self, name, _check_range(name, getattr(self, name), low, high, open_low))
+        sigma = self.nonlinear_sigma
+        if not (_is_real(sigma) and 0 < sigma < math.inf):
+            raise ValueError(f"nonlinear_sigma must be a finite positive number, got {sigma!r}")
+        if not (_is_real(self.p) and 0.0 <= self.p <= 1.0):
             raise ValueError(f"p must be a probability in [0, 1], got {self.p!r}")
+        object.__setattr__(self, "nonlinear_sigma", float(sigma))
+        object.__setattr__(self, "p", float(self.p))
 
     @classmethod
     def paper(cls) -> TubeletConfig:
@@ -98,9 +116,17 @@ class TubeletConfig:
         return cls()
 
 
-def _check_int(name: str, value, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+def _is_real(value) -> bool:
+    """A real number (Python's, NumPy's, …) that is not a bool; tensors are not numbers here."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value, minimum: int, maximum: int | None) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum \
+            or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an integer {bounds}, got {value!r}")
+    return int(value)
 
 
 def _check_choice(name: str, value, choices: tuple[str, ...]) -> None:
@@ -108,12 +134,12 @@ def _check_choice(name: str, value, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name}: unknown value {value!r}; choose from {', '.join(choices)}")
 
 
-def _check_range(name, pair, *, low=-math.inf, high=math.inf, open_low=False) -> None:
-    """A ``(min, max)`` pair of finite numbers with ``low <= min <= max <= high``."""
-    try:
-        lo, hi = (float(v) for v in pair)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a (min, max) pair of numbers, got {pair!r}") from None
+def _check_range(name, pair, low, high, open_low) -> tuple[float, float]:
+    """``pair`` as a ``(min, max)`` tuple of floats with ``low <= min <= max <= high``
+    (``low < min`` if ``open_low``)."""
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(_is_real(v) for v in pair)):
+        raise ValueError(f"{name} must be a (min, max) pair of numbers, got {pair!r}")
+    lo, hi = (float(v) for v in pair)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{name} must be finite, got {pair!r}")
     if lo > hi:
@@ -121,3 +147,4 @@ def _check_range(name, pair, *, low=-math.inf, high=math.inf, open_low=False) ->
     if lo < low or hi > high or (open_low and lo <= low):
         bound = "(" if open_low else "["
         raise ValueError(f"{name} must lie in {bound}{low}, {high}], got {pair!r}")
+    return lo, hi

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 
 import torch
 
@@ -60,10 +61,18 @@ def sample_tubelets(
         seed: a 0-dim int64 tensor to use instead of a draw (its 64 bits are the key).
         backend: ``"auto"`` or one of :data:`SAMPLERS`.
     """
-    for name, value in (("batch_size", batch_size), ("frames", frames), ("height", height), ("width", width)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "batch_size" else 1):
-            low = 0 if name == "batch_size" else 1
+    if not isinstance(config, TubeletConfig):
+        raise TypeError(f"config must be a TubeletConfig, got {type(config).__name__}")
+    sizes = {"batch_size": batch_size, "frames": frames, "height": height, "width": width}
+    for name, value in sizes.items():
+        low = 0 if name == "batch_size" else 1
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    batch_size, frames, height, width = (int(value) for value in sizes.values())
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if seed is not None and not (isinstance(seed, torch.Tensor) and seed.shape == () and seed.dtype == torch.int64):
+        raise ValueError(f"seed must be a 0-dim int64 tensor, got {seed!r}")
     device = torch.device(device) if device is not None else torch.device("cpu")
     if seed is None:
         seed = draw_seed(device, generator)
@@ -187,8 +196,9 @@ def constant(values: tuple, dtype: torch.dtype, device: torch.device) -> torch.T
 
 
 def max_draws(config: TubeletConfig, frames: int) -> int:
-    """The most draws any stream of one tubelet takes (see :class:`~tubelets.philox.Stream`)."""
-    return max(2, frames - 2, 2 * config.keyframes, 2 * config.nonlinear_points)
+    """The most draws any stream of one tubelet takes (see :class:`~tubelets.philox.Stream`);
+    a path has ``min(keyframes, frames)`` keyframes, so a huge ``keyframes`` costs nothing."""
+    return max(2, frames - 2, 2 * min(config.keyframes, frames), 2 * config.nonlinear_points)
 
 
 def _between(unit: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:

@@ -107,7 +107,7 @@ def nonlinear_matrix(points: int, sigma: float, frames: int, device: torch.devic
     CUDA graph capture copies nothing from the host); not to be modified."""
     if torch.device(device).type != "cpu":
         return nonlinear_matrix(points, sigma, frames).to(device)
-    smooth = gaussian_filter1d_reflect(torch.eye(points, dtype=torch.float64), sigma)  # row j: e_j smoothed
+    smooth = gaussian_reflect_matrix(points, sigma)
     position = torch.linspace(0, points - 1, frames, dtype=torch.float64)
     left = position.floor().long().clamp(max=points - 2)
     weight = position - left
@@ -119,19 +119,32 @@ def nonlinear_matrix(points: int, sigma: float, frames: int, device: torch.devic
 
 
 def gaussian_filter1d_reflect(x: torch.Tensor, sigma: float, truncate: float = 4.0) -> torch.Tensor:
-    """Gaussian smoothing along the last axis with half-sample reflection at the ends.
+    """Gaussian smoothing along the last axis with half-sample reflection at the ends:
+    ``scipy.ndimage.gaussian_filter1d(x, sigma, mode="reflect", truncate=4.0)`` for kernels
+    no wider than :func:`gaussian_reflect_matrix` allows."""
+    return x @ gaussian_reflect_matrix(x.shape[-1], sigma, truncate).to(x.dtype)
 
-    Equal to ``scipy.ndimage.gaussian_filter1d(x, sigma, mode="reflect", truncate=4.0)``:
-    the kernel has radius ``int(truncate·σ + 0.5)``, and the signal is mirrored about its
-    edges (``d c b a | a b c d | d c b a``), repeatedly if the kernel is longer than it.
+
+def gaussian_reflect_matrix(n: int, sigma: float, truncate: float = 4.0) -> torch.Tensor:
+    """``(n, n)`` float64 ``S`` with ``x @ S`` the reflect-mode Gaussian smoothing of ``x``.
+
+    As in scipy, the kernel has radius ``int(truncate·σ + 0.5)`` and the signal is mirrored
+    about its edges (``d c b a | a b c d | d c b a``), repeatedly if the kernel is longer
+    than it. The mirrored signal repeats every ``2n`` samples, so the kernel is first folded
+    onto ``2n`` taps: memory and time are O(n²). σ is clamped to ``2n`` (so the radius to
+    about ``8n``), which bounds the cost whatever σ: a Gaussian that wide already weighs
+    every sample alike to within 1e-3, as does any wider one.
     """
+    sigma = min(sigma, 2 * n)
     radius = int(truncate * sigma + 0.5)
-    offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=torch.float64)
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
     kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = (kernel / kernel.sum()).to(x.dtype)
-    n = x.shape[-1]
-    index = torch.arange(-radius, n + radius, device=x.device) % (2 * n)
-    index = torch.where(index >= n, 2 * n - 1 - index, index)
-    padded = x[..., index]  # (..., n + 2·radius)
-    windows = padded.unfold(-1, 2 * radius + 1, 1)  # (..., n, 2·radius + 1)
-    return windows @ kernel
+    kernel = kernel / kernel.sum()
+    period = 2 * n
+    folded = torch.zeros(period, dtype=torch.float64).index_add_(0, (offsets.long() % period), kernel)
+    # Output i reads the mirrored sample at i + offset; fold that position into [0, n).
+    position = (torch.arange(n)[:, None] + torch.arange(period)[None, :]) % period  # (i, offset mod 2n)
+    source = torch.where(position >= n, period - 1 - position, position)
+    smooth = torch.zeros(n, n, dtype=torch.float64)
+    smooth.T.scatter_add_(1, source, folded.expand(n, period))  # smooth[j, i] += weight of x_j in output i
+    return smooth
