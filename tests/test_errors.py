@@ -363,6 +363,57 @@ def test_replayed_tubelets_from_another_batch_device_or_frame_size(entry, replay
         call(entry, args)
 
 
+MALFORMED = {
+    "3×3 maps": (lambda t: dataclasses.replace(t, inv_affine=torch.zeros(2, 2, 4, 3, 3)), ValueError,
+                 r"tubelets.inv_affine must have shape \(2, 2, 4, 2, 3\) on cpu, got \(2, 2, 4, 3, 3\)"),
+    "opacity per pixel": (lambda t: dataclasses.replace(t, opacity=t.opacity[..., None]), ValueError,
+                          r"tubelets.opacity must have shape \(2, 2, 4\)"),
+    "list opacity": (lambda t: dataclasses.replace(t, opacity=t.opacity.tolist()), TypeError,
+                     "tubelets.opacity must be a torch.Tensor, got list"),
+    "list centres": (lambda t: dataclasses.replace(t, centers=t.centers.tolist()), TypeError,
+                     "tubelets.centers must be a torch.Tensor, got list"),
+    "numpy boxes": (lambda t: dataclasses.replace(t, src_box=t.src_box.numpy()), TypeError,
+                    "tubelets.src_box must be a torch.Tensor, got ndarray"),
+    "complex maps": (lambda t: dataclasses.replace(t, inv_affine=t.inv_affine + 1j), TypeError,
+                     r"tubelets.inv_affine must be a real floating-point \(float32\) tensor, got torch.complex64"),
+    "integer opacity": (lambda t: dataclasses.replace(t, opacity=t.opacity.long()), TypeError,
+                        "tubelets.opacity must be a real floating-point"),
+    "float boxes": (lambda t: dataclasses.replace(t, src_box=t.src_box + 0.7), TypeError,
+                    r"tubelets.src_box must be an integer \(int32\) tensor, got torch.float32"),
+    "bool shapes": (lambda t: dataclasses.replace(t, shape=t.shape > 0), TypeError,
+                    "tubelets.shape must be an integer"),
+    "int64 boxes past 2**31": (lambda t: dataclasses.replace(t, src_box=t.src_box.long() + 2**32), ValueError,
+                               "tubelets.src_box must be non-empty crops inside the 12×10 source"),
+    "int64 frames past 2**31": (lambda t: dataclasses.replace(t, src_frame=t.src_frame.long() + 2**32), ValueError,
+                                r"tubelets.src_frame must lie in \[0, 4\)"),
+    "int64 shapes below -2**31": (lambda t: dataclasses.replace(t, shape=t.shape.long() - 2**32), ValueError,
+                                  "tubelets.shape must index"),
+}
+
+
+@pytest.mark.parametrize("entry", ["overlay", "composite"])
+@pytest.mark.parametrize("case", MALFORMED)
+def test_malformed_replayed_tubelets_are_refused_naming_the_field(entry, case):
+    malform, error, match = MALFORMED[case]
+    args = arguments(entry)
+    args["tubelets"] = malform(args["tubelets"])
+    with pytest.raises(error, match=match):
+        call(entry, args)
+
+
+@pytest.mark.parametrize("backend", cpu_backends())
+def test_replayed_tubelets_of_wider_dtypes_paint_like_the_documented_ones(backend):
+    """int64 indices within int32 and float64 parameters are converted, not refused."""
+    video, source = clips(dtype=torch.float32)
+    tubes = tubelets_for(num_tubelets=3, transforms=TRANSFORMS, opacity=(0.2, 1.0), softness=(0.0, 0.5))
+    wide = dataclasses.replace(
+        tubes, inv_affine=tubes.inv_affine.double(), opacity=tubes.opacity.double(), softness=tubes.softness.double(),
+        src_box=tubes.src_box.long(), src_frame=tubes.src_frame.short(), shape=tubes.shape.to(torch.uint8))
+    expected = composite(video, source, tubes, backend=backend)
+    assert not torch.equal(expected, video)
+    assert torch.equal(composite(video, source, wide, backend=backend), expected)
+
+
 @pytest.mark.parametrize("entry, name, value, match", [
     ("overlay", "v1", [[0]], "v1 must be a torch.Tensor, got list"),
     ("overlay", "v1", np.zeros(SHAPE, np.uint8), "v1 must be a torch.Tensor, got ndarray"),

@@ -101,10 +101,18 @@ def paint_(
     torch.ops.tubelets.paint_(
         outs, ins, source,
         tubelets.inv_affine.float().contiguous(), tubelets.opacity.float().contiguous(),
-        tubelets.src_box.int().contiguous(), tubelets.src_frame.int().contiguous(),
-        tubelets.shape.int().contiguous(), tubelets.softness.float().contiguous(),
-        name, validate,
+        _int32(tubelets.src_box), _int32(tubelets.src_frame), _int32(tubelets.shape),
+        tubelets.softness.float().contiguous(), name, validate,
     )  # fmt: skip
+
+
+def _int32(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` as contiguous int32, saturating: a wider integer beyond int32 (a crop at
+    2**32 + 3, say) must fail the value checks, not wrap around to a valid index."""
+    if tensor.dtype != torch.int32:
+        info = torch.iinfo(tensor.dtype)
+        tensor = tensor.clamp(max(info.min, -(2**31)), min(info.max, 2**31 - 1)).int()
+    return tensor.contiguous()
 
 
 def source_frames(video: torch.Tensor, tubelets: Tubelets, *, validate: bool = True) -> tuple[torch.Tensor, Tubelets]:
@@ -273,8 +281,7 @@ def _check_videos(outs: list, ins: list, source: torch.Tensor, tubelets: Tubelet
     if source.shape[:2] != (batch, channels):
         raise ValueError(f"source must have the video's batch size and channels {(batch, channels)}, "
                          f"got {tuple(source.shape[:2])}")
-    if not isinstance(tubelets, Tubelets):
-        raise TypeError(f"tubelets must be a Tubelets, got {type(tubelets).__name__}")
+    _check_tubelet_types(tubelets)
     if tubelets.batch_size != batch or tubelets.num_frames != frames:
         raise ValueError(f"tubelets were sampled for {tubelets.batch_size} clips of {tubelets.num_frames} "
                          f"frames; the video has {batch} clips of {frames} frames")
@@ -285,6 +292,30 @@ def _check_videos(outs: list, ins: list, source: torch.Tensor, tubelets: Tubelet
         # A tensor on another device (meta, say) would send the whole op to that device's kernel.
         if getattr(tubelets, name).device != source.device:
             raise ValueError(f"tubelets.{name} is on {getattr(tubelets, name).device}, the video on {source.device}")
+
+
+FIELDS = tuple(field.name for field in dataclasses.fields(Tubelets))
+COMPILED_FIELDS = {"inv_affine": "float", "opacity": "float", "softness": "float",
+                   "src_box": "int", "src_frame": "int", "shape": "int"}
+"""The fields the kernels read, and whether they hold real floats (converted to float32)
+or integers (to int32)."""
+
+
+def _check_tubelet_types(tubelets) -> None:
+    """Every field a tensor (the keyframes may be ``None``), each compiled field of its kind."""
+    if not isinstance(tubelets, Tubelets):
+        raise TypeError(f"tubelets must be a Tubelets, got {type(tubelets).__name__}")
+    for name in FIELDS:
+        value = getattr(tubelets, name)
+        if not isinstance(value, torch.Tensor) and not (value is None and name.endswith("keyframes")):
+            raise TypeError(f"tubelets.{name} must be a torch.Tensor, got {type(value).__name__}")
+    for name, kind in COMPILED_FIELDS.items():
+        dtype = getattr(tubelets, name).dtype
+        real = dtype.is_floating_point
+        integer = not real and not dtype.is_complex and dtype != torch.bool
+        if (kind == "float" and not real) or (kind == "int" and not integer):
+            wanted = "a real floating-point (float32)" if kind == "float" else "an integer (int32)"
+            raise TypeError(f"tubelets.{name} must be {wanted} tensor, got {dtype}")
 
 
 def _may_overlap_itself(tensor: torch.Tensor) -> bool:
