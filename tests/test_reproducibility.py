@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from helpers import bits, cpu_backends
-from tubelets import TubeletOverlay, sample_tubelets
+from tubelets import TubeletConfig, TubeletOverlay, sample_tubelets
 from tubelets.config import TRANSFORMS
 
 DTYPES = [torch.uint8, torch.float16, torch.bfloat16, torch.float32]
@@ -122,3 +122,38 @@ def test_threads_sharing_one_overlay_match_serial_calls(backend, randomness):
             concurrent = list(pool.map(run, jobs))
             assert all(torch.equal(a, c) and torch.equal(b, d) for (a, b), (c, d) in zip(serial, concurrent))
     assert len({q.numpy().tobytes() for q, _ in serial}) == len(jobs)
+
+
+DOCUMENTED_DTYPES = {
+    "inv_affine": torch.float32, "opacity": torch.float32, "src_box": torch.int32, "src_frame": torch.int32,
+    "shape": torch.int32, "softness": torch.float32, "centers": torch.float32, "angles": torch.float32,
+    "scales": torch.float32, "shears": torch.float32, "motion_keyframes": torch.int64,
+    "transform_keyframes": torch.int64,
+}  # the Tubelets docstring
+
+
+@pytest.fixture
+def float64_by_default():
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+@pytest.mark.parametrize("sampler", ["torch", *(["cpu"] if "cpu" in cpu_backends() else [])])
+@pytest.mark.parametrize("motion", ["static", "linear", "nonlinear"])
+def test_the_default_dtype_changes_neither_dtypes_nor_values(sampler, motion, request):
+    """``torch.set_default_dtype(torch.float64)`` leaves the documented dtypes and the pixels."""
+    config = dict(num_tubelets=3, motion=motion, transforms=TRANSFORMS, opacity=(0.5, 1.0), softness=(0.0, 0.5))
+    sample = lambda: sample_tubelets(TubeletConfig(**config), 2, 5, 24, 32, seed=torch.tensor(11), backend=sampler)
+    expected = sample()
+    v1, v2 = clips(torch.float32)
+    pixels = TubeletOverlay(**config)(v1, v2, generator=torch.Generator().manual_seed(3))
+    request.getfixturevalue("float64_by_default")
+    tubes = sample()
+    for name, dtype in DOCUMENTED_DTYPES.items():
+        value = getattr(tubes, name)
+        if value is not None:
+            assert value.dtype == dtype and torch.equal(value, getattr(expected, name)), name
+    again = TubeletOverlay(**config)(v1, v2, generator=torch.Generator().manual_seed(3))
+    assert all(torch.equal(bits(a), bits(b)) for a, b in zip(again, pixels))
