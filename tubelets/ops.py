@@ -65,8 +65,14 @@ def composite(
         validate: check the tubelets' values first (see the module docstring).
     Returns:
         ``out``, or the new tensor.
+
+    There are no gradients: with grad mode on, a ``video``, ``source``, ``out`` or tubelet
+    parameter that requires grad is refused (see :func:`check_no_grad`).
     """
     check_tensor("video", video, "BCTHW")
+    check_no_grad("video", video)
+    if isinstance(source, torch.Tensor):
+        check_no_grad("source", source)
     if out is None:
         out = torch.empty_like(video)
         advise_huge_pages(out)
@@ -77,6 +83,8 @@ def composite(
             f"out: expected {tuple(video.shape)} {video.dtype} on {video.device}, "
             f"got {tuple(out.shape)} {out.dtype} on {out.device}"
         )
+    else:
+        check_no_grad("out", out)
     paint_([out], [] if reference.same_elements(out, video) else [video], source, tubelets, backend=backend, validate=validate)
     return out
 
@@ -230,6 +238,15 @@ library.define(
 )
 
 
+def check_no_grad(name: str, tensor: torch.Tensor) -> None:
+    """Raise if autograd would record through ``tensor``: the op has no derivative (a painted
+    pixel does not depend on the video under it, and the bilinear samples of the source are
+    not differentiated), so a gradient would be silently wrong."""
+    if tensor.requires_grad and torch.is_grad_enabled():
+        raise RuntimeError(f"{name} requires grad, but tubelets are painted without gradients; "
+                           f"pass {name}.detach() or call under torch.no_grad()")
+
+
 def check_tensor(name: str, tensor, *layouts: str) -> None:
     """Raise unless ``tensor`` is a tensor of a supported dtype with the rank of a layout
     (``"BCTHW"``, say) among ``layouts``."""
@@ -282,6 +299,10 @@ def _check_videos(outs: list, ins: list, source: torch.Tensor, tubelets: Tubelet
         raise ValueError(f"source must have the video's batch size and channels {(batch, channels)}, "
                          f"got {tuple(source.shape[:2])}")
     _check_tubelet_types(tubelets)
+    for name, tensor in [("source", source), *((f"out[{p}]", t) for p, t in enumerate(outs)),
+                         *((f"video[{p}]", t) for p, t in enumerate(ins)),
+                         *((f"tubelets.{name}", getattr(tubelets, name)) for name in COMPILED_FIELDS)]:
+        check_no_grad(name, tensor)
     if tubelets.batch_size != batch or tubelets.num_frames != frames:
         raise ValueError(f"tubelets were sampled for {tubelets.batch_size} clips of {tubelets.num_frames} "
                          f"frames; the video has {batch} clips of {frames} frames")

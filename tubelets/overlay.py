@@ -11,6 +11,8 @@ clips ``(C, T, H, W)`` / ``(T, C, H, W)`` inside ``DataLoader`` workers; on uint
 bfloat16 and float32; on any device. Inputs are not modified, unless ``inplace=True``:
 then ``v1`` and ``v2`` are painted where they are and returned (only the frames the
 patches are cut from are copied first), which moves only the pixels the tubelets touch.
+Nothing is differentiated: with grad mode on, clips that require grad are refused (augment
+under ``torch.no_grad()``).
 
 Inputs may have any strides (sliced, permuted, ``torch.channels_last_3d``): the pixels are
 those of the contiguous input, and the outputs are contiguous, one allocation each (``q``
@@ -132,6 +134,8 @@ class TubeletOverlay(nn.Module):
         for name, clip in zip(("v1", "v2"), clips):
             if not isinstance(clip, torch.Tensor):
                 raise TypeError(f"{name} must be a torch.Tensor, got {type(clip).__name__}")
+        for name, clip in zip(("v1", "v2"), clips):
+            ops.check_no_grad(name, clip)
         first = clips[0]
         ops.check_tensor("v1", first, self.data_format, self.data_format[1:])
         if len(clips) == 2:
