@@ -36,6 +36,7 @@ from typing import Callable
 import torch
 
 from . import library, reference
+from .aliasing import overlaps_itself, share_memory
 from .params import SHAPES, Tubelets
 from .sampling import constant
 
@@ -61,7 +62,8 @@ def composite(
         tubelets: ``B`` clips × ``M`` tubelets × ``T`` frames, on ``video``'s device.
         backend: ``"auto"`` or one of :data:`BACKENDS`.
         out: ``(B, C, T, H, W)`` tensor to write into, or ``video`` itself to paint it in
-            place; must not overlap ``source``. ``None``: a new tensor with ``video``'s layout.
+            place; must share no element with ``source`` or itself (a storage, or a NumPy
+            array, it may share). ``None``: a new tensor with ``video``'s layout.
         validate: check the tubelets' values first (see the module docstring).
     Returns:
         ``out``, or the new tensor.
@@ -101,8 +103,8 @@ def paint_(
     """``outs[p]`` = ``ins[p]`` with ``tubelets`` painted on, all ``P`` copies (e.g. both
     clips of a positive pair) in one launch; ``ins=[]`` paints ``outs`` in place.
 
-    Every tensor is ``(B, C, T, H, W)`` but ``source``; no output may overlap ``source``,
-    another output or another copy's input.
+    Every tensor is ``(B, C, T, H, W)`` but ``source``; no output may share an element with
+    ``source``, the tubelet parameters, itself, another output or another copy's input.
     """
     _check_videos(outs, ins, source, tubelets)
     name = resolve_backend(backend, source.device)
@@ -217,7 +219,9 @@ def _paint_op(
     validate: bool,
 ) -> None:
     _check_parameter_shapes(outs[0], inv_affine, opacity, src_box, src_frame, shape, softness)
-    _check_memory(outs, ins, source)
+    parameters = {"inv_affine": inv_affine, "opacity": opacity, "src_box": src_box, "src_frame": src_frame,
+                  "shape": shape, "softness": softness}
+    _check_memory(outs, ins, source, parameters)
     if outs[0].numel() == 0:
         return
     # A host read cannot happen inside a CUDA graph capture; the kernels clamp every index.
@@ -258,23 +262,6 @@ def check_tensor(name: str, tensor, *layouts: str) -> None:
     if tensor.dtype not in DTYPES:
         supported = ", ".join(str(d) for d in DTYPES)
         raise TypeError(f"{name}: dtype {tensor.dtype} is not supported; use one of {supported}")
-
-
-def overlaps(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Whether the memory spans of ``a`` and ``b`` (first to last element) intersect."""
-    return _meet(_span(a), _span(b))
-
-
-def _span(tensor: torch.Tensor) -> tuple[int, int]:
-    """``[first, end)`` bytes of ``tensor``'s elements; empty for an empty tensor."""
-    if tensor.numel() == 0:
-        return 0, 0
-    last = sum((size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride()))
-    return tensor.data_ptr(), tensor.data_ptr() + (last + 1) * tensor.element_size()
-
-
-def _meet(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
 
 
 def _check_videos(outs: list, ins: list, source: torch.Tensor, tubelets: Tubelets) -> None:
@@ -339,31 +326,23 @@ def _check_tubelet_types(tubelets) -> None:
             raise TypeError(f"tubelets.{name} must be {wanted} tensor, got {dtype}")
 
 
-def _may_overlap_itself(tensor: torch.Tensor) -> bool:
-    """Unless, with dimensions sorted by stride, each stride steps past every element the
-    smaller ones reach (true of every dense or sliced layout), two indices may share memory."""
-    reach = 0  # in elements, beyond the first
-    for stride, size in sorted((stride, size) for size, stride in zip(tensor.shape, tensor.stride()) if size > 1):
-        if stride <= reach:
-            return True
-        reach += (size - 1) * stride
-    return False
-
-
-def _check_memory(outs: list, ins: list, source: torch.Tensor) -> None:
-    """No output may overlap the source, itself, another output or another copy's input.
-    Inside the op, before any write: data pointers are only real there under torch.compile.
-    Each tensor's memory span is measured once (this runs on every call)."""
-    out_spans, in_spans, source_span = [_span(out) for out in outs], [_span(video) for video in ins], _span(source)
-    for p, (out, span) in enumerate(zip(outs, out_spans)):
-        if _meet(span, source_span):
-            raise ValueError("the video being painted must not share memory with source; paint a copy")
-        if _may_overlap_itself(out):
+def _check_memory(outs: list, ins: list, source: torch.Tensor, parameters: dict) -> None:
+    """No output may share memory with the source, the tubelet ``parameters`` (name →
+    tensor), another output or another copy's input, nor overlap itself; ``outs[p]`` is
+    ``ins[p]`` itself or shares nothing with it. Exact for every layout (see
+    :mod:`tubelets.aliasing`). Inside the op, before any write: data pointers are only real
+    there under torch.compile."""
+    for p, out in enumerate(outs):
+        if share_memory(out, source):
+            raise ValueError(f"out[{p}], the video being painted, must not share memory with source; paint a copy")
+        if overlaps_itself(out):
             raise ValueError(f"out[{p}] has elements that share memory (an expanded tensor?); give a dense one")
-        others = [other for q, other in enumerate(out_spans + in_spans) if q != p and q != len(outs) + p]
-        # Its own input may be itself (in place), but not partly: writing would change it before it is read.
-        partly = bool(ins) and _meet(span, in_spans[p]) and not reference.same_elements(out, ins[p])
-        if partly or any(_meet(span, other) for other in others):
+        for name, parameter in parameters.items():
+            if share_memory(out, parameter):
+                raise ValueError(f"out[{p}] must not share memory with tubelets.{name}")
+        others = [other for q, other in enumerate(outs) if q != p] + [v for q, v in enumerate(ins) if q != p]
+        partly = ins and not reference.same_elements(out, ins[p]) and share_memory(out, ins[p])
+        if partly or any(share_memory(out, other) for other in others):
             raise ValueError(f"out[{p}] must not overlap another output or another copy's input")
 
 
