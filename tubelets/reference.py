@@ -24,9 +24,10 @@ reproduces its crop up to the float32 rounding of ``inv_affine`` (exactly when t
 sides are powers of two; otherwise within about 1e-5 of a pixel in the sample position).
 
 The boxes are those of :func:`tubelets.params.frame_boxes`; out-of-place, each output
-first gets a copy of its input. Memory: each tubelet is processed over a window as large as
-its largest per-frame box, so the scratch space grows with the patches' pixels, not with
-``B·T·H·W``.
+first gets a copy of its input. Memory: each tubelet is painted over chunks of frames (of
+all clips), each frame over a window as large as the chunk's largest box, and a chunk holds
+at most about :data:`CHUNK_ELEMENTS` window values; so the scratch space is bounded by a
+constant (some tens of MB, or one frame's window if larger), whatever ``B·T``.
 """
 from __future__ import annotations
 
@@ -64,23 +65,41 @@ def paint_(
         if not same_elements(out, video):
             out.copy_(video)
     height, width = outs[0].shape[-2:]
-    boxes = frame_boxes(inv_affine, height, width)
-    patches = source.permute(0, 2, 3, 4, 1)  # (B, T, Hs, Ws, C), a view
-    frames = src_frame.clamp(0, source.shape[2] - 1)
+    batch, frames = inv_affine.shape[0], inv_affine.shape[2]
+    channels = source.shape[1]
+    boxes = frame_boxes(inv_affine, height, width)  # (B, M, T, 4)
+    patches = source.permute(0, 2, 3, 4, 1)  # (B, Ts, Hs, Ws, C), a view
+    src_frame = src_frame.clamp(0, source.shape[2] - 1)
+    clip = torch.arange(batch, device=source.device).repeat_interleave(frames)  # (B·T,) clip of each frame
+    frame = torch.arange(frames, device=source.device).repeat(batch)
     for m in range(inv_affine.shape[1]):
-        window = _window(boxes[:, m], height, width)
-        if window is None:
+        box = boxes[:, m].flatten(0, 1)  # (B·T, 4)
+        size = (box[:, 2:] - box[:, :2] + 1).clamp(min=0).prod(-1)  # (B·T,) pixels per box
+        largest = int(size.max()) if size.numel() else 0
+        if largest == 0:
             continue
-        b, t, y, x = window
-        u = _patch_coords(inv_affine[:, m], x, y)
-        alpha = _alpha(u, opacity[:, m], boxes[:, m], shape[:, m], softness[:, m], x, y)[..., None]
-        value = _bilinear(patches, frames[:, m], src_box[:, m], u)
-        for out in outs:
-            pixels = out.permute(0, 2, 3, 4, 1)  # (B, T, H, W, C), a view
-            before = pixels[b, t, y, x]  # (B, T, h, w, C)
-            under = before.float()
-            blended = torch.where(alpha >= 1, value, under * (1 - alpha) + value * alpha)
-            pixels[b, t, y, x] = torch.where(alpha <= 0, before, quantise(blended, out.dtype))
+        step = max(1, CHUNK_ELEMENTS // (largest * channels))
+        for first in range(0, batch * frames, step):
+            chunk = slice(first, first + step)
+            window = _window(box[chunk], height, width)
+            if window is None:
+                continue
+            n, y, x = window
+            b, t = clip[chunk][n], frame[chunk][n]  # (N,) clip and frame of each window
+            u = _patch_coords(inv_affine[b, m, t], x, y)
+            alpha = _alpha(u, opacity[b, m, t], box[chunk][n], shape[b, m], softness[b, m], x, y)[..., None]
+            value = _bilinear(patches, b, src_frame[b, m], src_box[b, m], u)
+            for out in outs:
+                pixels = out.permute(0, 2, 3, 4, 1)  # (B, T, H, W, C), a view
+                where = (b[:, None, None], t[:, None, None], y, x)
+                before = pixels[where]  # (N, h, w, C)
+                under = before.float()
+                blended = torch.where(alpha >= 1, value, under * (1 - alpha) + value * alpha)
+                pixels[where] = torch.where(alpha <= 0, before, quantise(blended, out.dtype))
+
+
+CHUNK_ELEMENTS = 2**18
+"""Window values (frames × pixels × channels) the reference paints at once."""
 
 
 def same_elements(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -97,28 +116,28 @@ def quantise(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 def _window(boxes: torch.Tensor, height: int, width: int):
-    """Index tensors of one window per (clip, frame), as large as the largest box.
+    """Index tensors of one window per frame, as large as the largest of ``boxes`` ``(N, 4)``.
 
-    Returns ``(b, t, y, x)`` broadcastable to ``(B, T, h, w)``, or ``None`` if every box is
-    empty. Windows are shifted to stay inside the frame so no pixel is indexed twice.
+    Returns ``(n, y, x)``: ``n`` ``(N',)`` the frames with a non-empty box, ``y``
+    ``(N', h, 1)`` and ``x`` ``(N', 1, w)``; or ``None`` if every box is empty. Windows are
+    shifted to stay inside the frame so no pixel is indexed twice.
     """
-    size = (boxes[..., 2:] - boxes[..., :2] + 1).clamp(min=0)  # (B, T, 2)
-    w, h = (int(v) for v in size.flatten(0, -2).amax(0)) if size.numel() else (0, 0)
-    if w == 0 or h == 0:
+    size = (boxes[:, 2:] - boxes[:, :2] + 1).clamp(min=0)  # (N, 2)
+    n = torch.nonzero(size.prod(-1) > 0).flatten()
+    if n.numel() == 0:
         return None
-    x0 = boxes[..., 0].clamp(max=width - w)
-    y0 = boxes[..., 1].clamp(max=height - h)
-    batch, frames = boxes.shape[:2]
-    b = torch.arange(batch, device=boxes.device).view(-1, 1, 1, 1)
-    t = torch.arange(frames, device=boxes.device).view(1, -1, 1, 1)
-    y = (y0[..., None] + torch.arange(h, device=boxes.device))[..., :, None]
-    x = (x0[..., None] + torch.arange(w, device=boxes.device))[..., None, :]
-    return b, t, y.long(), x.long()
+    w, h = (int(v) for v in size[n].amax(0))
+    x0 = boxes[n, 0].clamp(max=width - w)
+    y0 = boxes[n, 1].clamp(max=height - h)
+    y = (y0[:, None] + torch.arange(h, device=boxes.device))[:, :, None]
+    x = (x0[:, None] + torch.arange(w, device=boxes.device))[:, None, :]
+    return n, y.long(), x.long()
 
 
 def _patch_coords(inv_affine: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
-    """``(u_x, u_y)``, each ``(B, T, h, w)`` float32, for pixels ``x``, ``y``."""
-    m = inv_affine[..., None, None, :, :]  # (B, T, 1, 1, 2, 3)
+    """``(u_x, u_y)``, each ``(N, h, w)`` float32, for pixels ``x`` ``(N, 1, w)``, ``y``
+    ``(N, h, 1)`` of ``N`` frames with maps ``inv_affine`` ``(N, 2, 3)``."""
+    m = inv_affine[..., None, None, :, :]  # (N, 1, 1, 2, 3)
     xf, yf = x.float(), y.float()
     ux = m[..., 0, 0] * xf + m[..., 0, 1] * yf + m[..., 0, 2]
     uy = m[..., 1, 0] * xf + m[..., 1, 1] * yf + m[..., 1, 2]
@@ -126,18 +145,19 @@ def _patch_coords(inv_affine: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
 
 
 def _alpha(u, opacity, boxes, shape, softness, x, y) -> torch.Tensor:
-    """``(B, T, h, w)`` float32 coverage of one tubelet: opacity × shape mask, 0 outside."""
+    """``(N, h, w)`` float32 coverage of one tubelet: opacity × shape mask, 0 outside.
+    ``opacity``, ``shape``, ``softness`` are ``(N,)``, ``boxes`` ``(N, 4)``."""
     ux, uy = u
     ax, ay = ux.abs(), uy.abs()
     chebyshev = torch.maximum(ax, ay)
-    shape = shape.view(-1, 1, 1, 1)
+    shape = shape.view(-1, 1, 1)
     distance = torch.where(
         shape == ELLIPSE,
         # float64 then float32 is correctly rounded, like C's sqrtf; torch's float32 sqrt is not.
         torch.sqrt((ux * ux + uy * uy).double()).float(),
         torch.where(shape == RHOMBUS, ax + ay, chebyshev),
     )
-    soft = softness.view(-1, 1, 1, 1)
+    soft = softness.view(-1, 1, 1)
     ramp = ((1 - distance) / torch.where(soft > 0, soft, 1.0)).clamp(0, 1)
     shape_alpha = torch.where(soft > 0, ramp, (distance <= 1).float())
     box = boxes[..., None, None, :]
@@ -148,11 +168,12 @@ def _alpha(u, opacity, boxes, shape, softness, x, y) -> torch.Tensor:
     return torch.where(inside, opacity[..., None, None] * shape_alpha, torch.zeros_like(ux))
 
 
-def _bilinear(patches, src_frame, src_box, u) -> torch.Tensor:
-    """``(B, T, h, w, C)`` float32 samples of each clip's crop at patch coordinates ``u``."""
+def _bilinear(patches, clip, src_frame, src_box, u) -> torch.Tensor:
+    """``(N, h, w, C)`` float32 samples of crops ``src_box`` ``(N, 4)`` of frames
+    ``src_frame`` ``(N,)`` of clips ``clip`` ``(N,)`` at patch coordinates ``u``."""
     ux, uy = u
     height, width = patches.shape[2], patches.shape[3]
-    box = src_box.view(-1, 1, 1, 1, 4)
+    box = src_box.view(-1, 1, 1, 4)
     x_lo, y_lo = box[..., 0].clamp(0, width - 1), box[..., 1].clamp(0, height - 1)
     x_hi, y_hi = box[..., 2].clamp(0, width - 1), box[..., 3].clamp(0, height - 1)
     centre_x = (box[..., 0] + box[..., 2]).float() * 0.5
@@ -167,8 +188,8 @@ def _bilinear(patches, src_frame, src_box, u) -> torch.Tensor:
     y0 = torch.minimum(torch.floor(sy).long(), y_hi)
     fx, fy = (sx - x0.float())[..., None], (sy - y0.float())[..., None]
     x1, y1 = torch.minimum(x0 + 1, x_hi), torch.minimum(y0 + 1, y_hi)
-    b = torch.arange(patches.shape[0], device=patches.device).view(-1, 1, 1, 1)
-    f = src_frame.view(-1, 1, 1, 1).long()
+    b = clip.view(-1, 1, 1)
+    f = src_frame.view(-1, 1, 1).long()
     v00, v01 = patches[b, f, y0, x0].float(), patches[b, f, y0, x1].float()
     v10, v11 = patches[b, f, y1, x0].float(), patches[b, f, y1, x1].float()
     top = v00 + fx * (v01 - v00)
