@@ -1,6 +1,7 @@
 """Hand-built tubelets and backend lists shared by the tests."""
 import functools
 import importlib.util
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +116,17 @@ def build_script():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def byte_addresses(tensor: torch.Tensor) -> list[int]:
+    """The address of every element's first byte, one per index (repeats kept): slow, for
+    small tensors."""
+    base, item = tensor.data_ptr(), tensor.element_size()
+    return [base + item * sum(i * s for i, s in zip(index, tensor.stride()))
+            for index in itertools.product(*(range(n) for n in tensor.shape))]
+
+
+def brute_share(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether an element of ``a`` and one of ``b`` have a byte in common, by enumeration."""
+    bytes_a = {x + k for x in byte_addresses(a) for k in range(a.element_size())}
+    return any(y + k in bytes_a for y in byte_addresses(b) for k in range(b.element_size()))

@@ -5,31 +5,17 @@ refusals (and acceptances) are checked on the cases PyTorch's own in-place ops m
 expanded outputs, views of one storage that do or do not overlap, and views of one NumPy
 array in two storages.
 """
-import itertools
-
 import numpy as np
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import cpu_backends
+from helpers import brute_share, byte_addresses, cpu_backends
 from tubelets import TubeletConfig, TubeletOverlay, composite, sample_tubelets
 from tubelets.aliasing import overlaps_itself, share_memory
 
 SHAPE = (2, 3, 4, 10, 12)
-
-
-def addresses(tensor: torch.Tensor) -> list[int]:
-    """The byte address of every element's first byte, one per index (repeats kept)."""
-    base, item = tensor.data_ptr(), tensor.element_size()
-    return [base + item * sum(i * s for i, s in zip(index, tensor.stride()))
-            for index in itertools.product(*(range(n) for n in tensor.shape))]
-
-
-def brute_share(a: torch.Tensor, b: torch.Tensor) -> bool:
-    bytes_a = {x + k for x in addresses(a) for k in range(a.element_size())}
-    return any(y + k in bytes_a for y in addresses(b) for k in range(b.element_size()))
 
 
 @st.composite
@@ -58,7 +44,7 @@ def test_share_memory_is_exact(a, b, reinterpret):
 
 @given(views(BUFFER))
 def test_overlaps_itself_is_exact(a):
-    found = addresses(a)
+    found = byte_addresses(a)
     assert overlaps_itself(a) == (len(set(found)) < len(found))
 
 

@@ -5,12 +5,13 @@ default profile runs a few dozen.
 """
 import math
 
+import pytest
 import torch
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from helpers import assert_same_bits, bits, cpu_backends, outside_every_patch
-from tubelets import SHAPES, TubeletConfig, TubeletOverlay
+from helpers import assert_same_bits, bits, brute_share, byte_addresses, cpu_backends, outside_every_patch
+from tubelets import SHAPES, TubeletConfig, TubeletOverlay, composite, sample_tubelets
 from tubelets.config import MOTIONS, TRANSFORMS
 
 DTYPES = [torch.uint8, torch.float16, torch.bfloat16, torch.float32]
@@ -121,3 +122,63 @@ def test_overlay_invariants(case):
                                    rtol=0, atol=0, equal_nan=True)
         if finite:
             assert low <= out.min() and out.max() <= high
+
+
+@given(cases(), st.data())
+def test_clips_that_require_grad_are_refused_and_paint_alike_under_no_grad(case, data):
+    """Whatever the config, layout or dtype: a float clip that requires grad is refused by
+    name while grad mode is on, and under ``torch.no_grad()`` paints like a detached one."""
+    overlay, clips, seed = case
+    assume(clips[0].is_floating_point())
+    which = data.draw(st.integers(0, len(clips) - 1))
+    wanting = [clip.detach().requires_grad_() if p == which else clip for p, clip in enumerate(clips)]
+    with pytest.raises(RuntimeError, match=f"^v{which + 1} requires grad"):
+        overlay(*wanting, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        painted = overlay(*wanting, generator=torch.Generator().manual_seed(seed), return_tubelets=True)
+    expected = overlay(*clips, generator=torch.Generator().manual_seed(seed), return_tubelets=True)
+    for out, reference in zip(painted[:-1], expected[:-1]):
+        assert_same_bits(out, reference)
+
+
+@st.composite
+def views_of(draw, buffer: torch.Tensor, shape: tuple[int, ...]):
+    """A view of ``buffer`` of ``shape``: dimensions in a drawn memory order, each stepped
+    by 1 or 2 times the dense stride, at a drawn offset; ``None`` if it does not fit."""
+    order = draw(st.permutations(range(len(shape))))
+    stride, step = [0] * len(shape), 1
+    for dim in reversed(order):
+        stride[dim] = step * draw(st.sampled_from([1, 1, 2]))
+        step = stride[dim] * shape[dim]
+    reach = sum((n - 1) * s for n, s in zip(shape, stride))
+    if reach >= buffer.numel():
+        return None
+    return buffer.as_strided(shape, stride, draw(st.integers(0, buffer.numel() - 1 - reach)))
+
+
+@given(st.data())
+def test_out_aliasing_source_is_refused_exactly_when_they_share_memory(data):
+    """``out`` and ``source`` drawn as views of one buffer: sharing a byte is refused before
+    any write; otherwise the result is that of independent copies and the source is intact."""
+    dtype = data.draw(st.sampled_from(DTYPES))
+    shape = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)),
+             data.draw(st.integers(1, 5)), data.draw(st.integers(1, 5)))
+    size = math.prod(shape)
+    generator = torch.Generator().manual_seed(data.draw(st.integers(0, 2**31)))
+    buffer = (torch.rand(data.draw(st.integers(size, 5 * size)), generator=generator) * 200).to(dtype)
+    source, out = data.draw(views_of(buffer, shape)), data.draw(views_of(buffer, shape))
+    assume(source is not None and out is not None)
+    video = (torch.rand(shape, generator=generator) * 200).to(dtype)
+    tubes = sample_tubelets(TubeletConfig(num_tubelets=3, patch_size=(0.5, 1.0)), shape[0], *shape[2:],
+                            seed=torch.tensor(data.draw(st.integers(0, 2**31))))
+    backend = data.draw(st.sampled_from(cpu_backends()))
+    expected = composite(video, source.clone(), tubes, backend=backend)
+    before, original = bits(buffer).clone(), bits(source).clone()
+    if brute_share(out, source) or len(set(byte_addresses(out))) < out.numel():
+        with pytest.raises(ValueError, match="must not share memory with source|out\\[0\\] has elements"):
+            composite(video, source, tubes, out=out, backend=backend)
+        assert torch.equal(bits(buffer), before)
+    else:
+        composite(video, source, tubes, out=out, backend=backend)
+        assert_same_bits(out, expected)
+        assert torch.equal(bits(source), original)
