@@ -29,6 +29,13 @@ field                       default                     source
 
 Sizes and displacements are fractions of the frame (of its width for x, its height for y),
 so the same config works for any ``T × H × W``; the paper's frames are 16 × 112 × 112.
+
+Fields take Python or NumPy numbers (not bools, not tensors) and lists, stored as ints,
+floats and tuples. Every range is bounded (:data:`RANGES`, :data:`INTEGERS`) so that the
+sampled maps are finite and sampling costs memory and time bounded by its output: a
+``nonlinear_sigma`` beyond ``2 · nonlinear_points`` smooths like ``2 · nonlinear_points``
+(see :func:`tubelets.trajectories.gaussian_reflect_matrix`), and ``keyframes`` beyond the
+frames gives one keyframe per frame.
 """
 from __future__ import annotations
 
