@@ -97,7 +97,8 @@ def test_empty_frames_are_refused_naming_the_argument(backend, sizes, name):
 @pytest.mark.parametrize("backend", ["torch", pytest.param("cpu", marks=NEEDS_C)])
 def test_numpy_sizes_sample_like_python_ints(backend):
     sizes = (np.int64(2), np.int32(4), np.uint16(10), np.int8(12))
-    a, b = (sample_tubelets(TubeletConfig(), *s, seed=torch.tensor(1), backend=backend) for s in (sizes, (2, 4, 10, 12)))
+    a, b = (sample_tubelets(TubeletConfig(), *size, seed=torch.tensor(1), backend=backend)
+            for size in (sizes, (2, 4, 10, 12)))
     assert all(torch.equal(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(Tubelets)
                if getattr(b, f.name) is not None)
 

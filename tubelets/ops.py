@@ -333,17 +333,18 @@ def _check_memory(outs: list, ins: list, source: torch.Tensor, parameters: dict)
     :mod:`tubelets.aliasing`). Inside the op, before any write: data pointers are only real
     there under torch.compile."""
     for p, out in enumerate(outs):
+        label = "out" if len(outs) == 1 else f"out[{p}]"  # one output: composite's out
         if share_memory(out, source):
-            raise ValueError(f"out[{p}], the video being painted, must not share memory with source; paint a copy")
+            raise ValueError(f"{label}, the video being painted, must not share memory with source; paint a copy")
         if overlaps_itself(out):
-            raise ValueError(f"out[{p}] has elements that share memory (an expanded tensor?); give a dense one")
+            raise ValueError(f"{label} has elements that share memory (an expanded tensor?); give a dense one")
         for name, parameter in parameters.items():
             if share_memory(out, parameter):
-                raise ValueError(f"out[{p}] must not share memory with tubelets.{name}")
+                raise ValueError(f"{label} must not share memory with tubelets.{name}")
         others = [other for q, other in enumerate(outs) if q != p] + [v for q, v in enumerate(ins) if q != p]
         partly = ins and not reference.same_elements(out, ins[p]) and share_memory(out, ins[p])
         if partly or any(share_memory(out, other) for other in others):
-            raise ValueError(f"out[{p}] must not overlap another output or another copy's input")
+            raise ValueError(f"{label} must not overlap its video, another output or another copy's input")
 
 
 def _check_parameter_shapes(out, inv_affine, opacity, src_box, src_frame, shape, softness) -> None:
