@@ -5,6 +5,8 @@ refusals (and acceptances) are checked on the cases PyTorch's own in-place ops m
 expanded outputs, views of one storage that do or do not overlap, and views of one NumPy
 array in two storages.
 """
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -143,3 +145,22 @@ def test_q_and_k_are_independent_tensors():
     for clip in (q, k):
         assert clip.untyped_storage().nbytes() == clip.numel() * clip.element_size()
     assert q.untyped_storage().data_ptr() != k.untyped_storage().data_ptr() and not share_memory(q, k)
+
+
+REFUSALS = {  # name: how to spoil valid (video, source, tubelets) arguments
+    "opacity above 1": lambda v, s, t: (v, s, dataclasses.replace(t, opacity=t.opacity + 1)),
+    "crop outside the source": lambda v, s, t: (v, s, dataclasses.replace(t, src_box=t.src_box + 100)),
+    "non-finite map": lambda v, s, t: (v, s, dataclasses.replace(t, inv_affine=t.inv_affine / 0)),
+    "source requiring grad": lambda v, s, t: (v, s.requires_grad_(), t),
+    "tubelets of another batch": lambda v, s, t: (v[:1], s[:1], t),
+}
+
+
+@pytest.mark.parametrize("backend", cpu_backends())
+@pytest.mark.parametrize("case", REFUSALS)
+def test_every_refusal_comes_before_the_first_write_to_out(backend, case):
+    video, source, tubes = REFUSALS[case](*example())
+    out = torch.full(video.shape, 7.0)
+    with pytest.raises((ValueError, RuntimeError)):
+        composite(video, source, tubes, out=out, backend=backend)
+    assert (out == 7.0).all()
