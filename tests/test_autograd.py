@@ -58,13 +58,16 @@ def test_painting_in_place_a_video_that_requires_grad_is_refused_before_any_writ
 
 
 @pytest.mark.parametrize("backend", cpu_backends())
+@pytest.mark.parametrize("inplace", [False, True])
 @pytest.mark.parametrize("name", ["v1", "v2"])
-def test_overlay_refuses_a_clip_that_requires_grad(backend, name):
+def test_overlay_refuses_a_clip_that_requires_grad(backend, inplace, name):
     video, source, _ = inputs()
     clips = {"v1": video, "v2": source}
     clips[name] = clips[name].clone().requires_grad_()
+    before = {key: clip.detach().clone() for key, clip in clips.items()}
     with pytest.raises(RuntimeError, match=f"^{name} requires grad"):
-        TubeletOverlay(backend=backend)(clips["v1"], clips["v2"])
+        TubeletOverlay(backend=backend, inplace=inplace)(clips["v1"], clips["v2"])
+    assert all(torch.equal(clips[key].detach(), before[key]) for key in clips)
 
 
 @pytest.mark.parametrize("backend", cpu_backends())

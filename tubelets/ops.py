@@ -344,7 +344,8 @@ def _check_memory(outs: list, ins: list, source: torch.Tensor, parameters: dict)
         others = [other for q, other in enumerate(outs) if q != p] + [v for q, v in enumerate(ins) if q != p]
         partly = ins and not reference.same_elements(out, ins[p]) and share_memory(out, ins[p])
         if partly or any(share_memory(out, other) for other in others):
-            raise ValueError(f"{label} must not overlap its video, another output or another copy's input")
+            raise ValueError(f"{label} must not overlap another output or another copy's input, "
+                             "nor partly its own video")
 
 
 def _check_parameter_shapes(out, inv_affine, opacity, src_box, src_frame, shape, softness) -> None:
