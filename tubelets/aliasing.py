@@ -24,13 +24,11 @@ BUDGET = 10_000
 
 def share_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Whether some byte belongs to an element of ``a`` and to an element of ``b``."""
-    if a.numel() == 0 or b.numel() == 0:
-        return False
-    (a_first, a_end), (b_first, b_end) = _span(a), _span(b)
-    if not (a_first < b_end and b_first < a_end):
+    a_span, b_span = span(a), span(b)
+    if not spans_meet(a_span, b_span):
         return False
     # Elements [x, x + ea) and [y, y + eb) share a byte iff -ea < x - y < eb, with
-    # x - y = (a_first - b_first) + Σ i·stride_a - Σ j·stride_b (in bytes).
+    # x - y = (first byte of a - first byte of b) + Σ i·stride_a - Σ j·stride_b (in bytes).
     # Dimensions of equal byte strides merge: their digits add up.
     digits: dict[int, tuple[int, int]] = {}
     for tensor, sign in ((a, 1), (b, -1)):
@@ -39,7 +37,7 @@ def share_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
                 low, high = digits.get(stride * tensor.element_size(), (0, 0))
                 reach = sign * (size - 1)
                 digits[stride * tensor.element_size()] = (low + min(0, reach), high + max(0, reach))
-    offset = a_first - b_first
+    offset = a_span[0] - b_span[0]
     dims = [(stride, low, high) for stride, (low, high) in digits.items()]
     return _reachable(dims, -a.element_size() + 1 - offset, b.element_size() - 1 - offset, nonzero=False)
 
@@ -48,18 +46,31 @@ def overlaps_itself(tensor: torch.Tensor) -> bool:
     """Whether two indices of ``tensor`` start at the same address."""
     if tensor.numel() == 0:
         return False
-    strides = [stride for size, stride in zip(tensor.shape, tensor.stride()) if size > 1]
+    dims = sorted((stride, size) for size, stride in zip(tensor.shape, tensor.stride()) if size > 1)
+    reach = 0  # Fast path, true of every dense or sliced layout: each stride steps past
+    for stride, size in dims:  # all that the smaller ones reach, so no two indices meet.
+        if stride <= reach:
+            break
+        reach += (size - 1) * stride
+    else:
+        return False
+    strides = [stride for stride, _ in dims]
     if 0 in strides or len(set(strides)) < len(strides):
         return True
-    sizes = [size for size in tensor.shape if size > 1]
-    dims = [(stride, 1 - size, size - 1) for size, stride in zip(sizes, strides)]
-    return _reachable(dims, 0, 0, nonzero=True)
+    return _reachable([(stride, 1 - size, size - 1) for stride, size in dims], 0, 0, nonzero=True)
 
 
-def _span(tensor: torch.Tensor) -> tuple[int, int]:
-    """First byte and one past the last byte of ``tensor``'s elements (``numel() > 0``)."""
+def span(tensor: torch.Tensor) -> tuple[int, int]:
+    """``[first, end)`` bytes of ``tensor``'s elements; empty for an empty tensor."""
+    if tensor.numel() == 0:
+        return 0, 0
     last = sum((size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride()))
     return tensor.data_ptr(), tensor.data_ptr() + (last + 1) * tensor.element_size()
+
+
+def spans_meet(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether spans ``[first, end)`` intersect: necessary for sharing memory, and cheap."""
+    return a[0] < b[1] and b[0] < a[1]
 
 
 def _reachable(dims: list[tuple[int, int, int]], low: int, high: int, *, nonzero: bool) -> bool:

@@ -36,7 +36,7 @@ from typing import Callable
 import torch
 
 from . import library, reference
-from .aliasing import overlaps_itself, share_memory
+from .aliasing import overlaps_itself, share_memory, span, spans_meet
 from .params import SHAPES, Tubelets
 from .sampling import constant
 
@@ -331,19 +331,27 @@ def _check_memory(outs: list, ins: list, source: torch.Tensor, parameters: dict)
     tensor), another output or another copy's input, nor overlap itself; ``outs[p]`` is
     ``ins[p]`` itself or shares nothing with it. Exact for every layout (see
     :mod:`tubelets.aliasing`). Inside the op, before any write: data pointers are only real
-    there under torch.compile."""
-    for p, out in enumerate(outs):
+    there under torch.compile. This runs on every call, so each tensor's span is measured
+    once and the exact search runs only for spans that meet."""
+    def shared(a, a_span, b, b_span) -> bool:
+        return spans_meet(a_span, b_span) and share_memory(a, b)
+
+    source_span = span(source)
+    out_spans, in_spans = [span(out) for out in outs], [span(video) for video in ins]
+    others = list(zip([*outs, *ins], [*out_spans, *in_spans]))
+    for p, (out, out_span) in enumerate(zip(outs, out_spans)):
         label = "out" if len(outs) == 1 else f"out[{p}]"  # one output: composite's out
-        if share_memory(out, source):
+        if shared(out, out_span, source, source_span):
             raise ValueError(f"{label}, the video being painted, must not share memory with source; paint a copy")
         if overlaps_itself(out):
             raise ValueError(f"{label} has elements that share memory (an expanded tensor?); give a dense one")
         for name, parameter in parameters.items():
-            if share_memory(out, parameter):
+            if shared(out, out_span, parameter, span(parameter)):
                 raise ValueError(f"{label} must not share memory with tubelets.{name}")
-        others = [other for q, other in enumerate(outs) if q != p] + [v for q, v in enumerate(ins) if q != p]
-        partly = ins and not reference.same_elements(out, ins[p]) and share_memory(out, ins[p])
-        if partly or any(share_memory(out, other) for other in others):
+        # Its own input may be itself (in place), but not partly: writing would change it before it is read.
+        partly = ins and not reference.same_elements(out, ins[p]) and shared(out, out_span, ins[p], in_spans[p])
+        if partly or any(shared(out, out_span, other, other_span)
+                         for q, (other, other_span) in enumerate(others) if q not in (p, len(outs) + p)):
             raise ValueError(f"{label} must not overlap another output or another copy's input, "
                              "nor partly its own video")
 
