@@ -62,8 +62,11 @@ def overlaps_itself(tensor: torch.Tensor) -> bool:
 
 def span(tensor: torch.Tensor) -> tuple[int, int]:
     """``[first, end)`` bytes of ``tensor``'s elements; empty for an empty tensor."""
-    if tensor.numel() == 0:
+    count = tensor.numel()
+    if count == 0:
         return 0, 0
+    if tensor.is_contiguous():
+        return tensor.data_ptr(), tensor.data_ptr() + count * tensor.element_size()
     last = sum((size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride()))
     return tensor.data_ptr(), tensor.data_ptr() + (last + 1) * tensor.element_size()
 

@@ -339,14 +339,15 @@ def _check_memory(outs: list, ins: list, source: torch.Tensor, parameters: dict)
     source_span = span(source)
     out_spans, in_spans = [span(out) for out in outs], [span(video) for video in ins]
     others = list(zip([*outs, *ins], [*out_spans, *in_spans]))
+    parameter_spans = [(name, parameter, span(parameter)) for name, parameter in parameters.items()]
     for p, (out, out_span) in enumerate(zip(outs, out_spans)):
         label = "out" if len(outs) == 1 else f"out[{p}]"  # one output: composite's out
         if shared(out, out_span, source, source_span):
             raise ValueError(f"{label}, the video being painted, must not share memory with source; paint a copy")
         if overlaps_itself(out):
             raise ValueError(f"{label} has elements that share memory (an expanded tensor?); give a dense one")
-        for name, parameter in parameters.items():
-            if shared(out, out_span, parameter, span(parameter)):
+        for name, parameter, parameter_span in parameter_spans:
+            if shared(out, out_span, parameter, parameter_span):
                 raise ValueError(f"{label} must not share memory with tubelets.{name}")
         # Its own input may be itself (in place), but not partly: writing would change it before it is read.
         partly = ins and not reference.same_elements(out, ins[p]) and shared(out, out_span, ins[p], in_spans[p])
