@@ -47,7 +47,11 @@ import pybind11
 from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.errors import ExecError, OptionError
-from setuptools.modified import newer_group
+
+try:
+    from setuptools.modified import newer_group
+except ImportError:  # setuptools < 69 (the floor is 66.1: pyproject.toml)
+    from setuptools.dep_util import newer_group
 
 HEADERS = ["csrc/composite.h", "csrc/sampler.h", "csrc/cpu_backend.h", "csrc/python_args.h"]
 STANDARD = "-std=c++17"
