@@ -47,7 +47,11 @@ import pybind11
 from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.errors import ExecError, OptionError
-from setuptools.modified import newer_group
+
+try:
+    from setuptools.modified import newer_group
+except ImportError:  # setuptools < 69 (the floor is 66.1: pyproject.toml)
+    from setuptools.dep_util import newer_group
 
 HEADERS = ["csrc/composite.h", "csrc/sampler.h", "csrc/cpu_backend.h", "csrc/paint_span.h", "csrc/python_args.h"]
 STANDARD = "-std=c++17"
@@ -225,13 +229,16 @@ if __name__ == "__main__":  # setuptools runs this file as __main__; tests impor
         entry_points={"console_scripts": ["tubelets = tubelets.__main__:run"]},
         ext_modules=extensions(),
         cmdclass={"build_ext": BuildNative},
-        install_requires=["torch>=2.4", "numpy"],
+        # Floors tested by .ci/versions (README "Compatibility"). torch 2.4 and 2.5 cannot
+        # register the ops (custom_op reads no list[...]), and Triton's interpreter fails on the
+        # kernel before triton 3.4, the one torch 2.8 pins.
+        install_requires=["torch>=2.8", "numpy>=1.26"],
         extras_require={
             "test": [
                 "pytest", "hypothesis", "scipy", "kornia", "opencv-python-headless", "av",
-                "scikit-video", "pillow", "triton", "pybind11", "setuptools",
+                "scikit-video", "pillow", "triton>=3.4", "pybind11>=2.12", "setuptools>=66.1",
             ],
             "bench": ["opencv-python-headless", "scipy", "kornia", "matplotlib"],
-            "triton": ["triton"],
+            "triton": ["triton>=3.4"],
         },  # fmt: skip
     )

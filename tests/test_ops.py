@@ -1,4 +1,6 @@
 """`tubelets::paint_` as a PyTorch custom op: opcheck, torch.compile and backend choice."""
+import dataclasses
+
 import pytest
 import torch
 
@@ -43,7 +45,7 @@ def test_compositing_compiles_with_fullgraph(backend):
     overlay = TubeletOverlay(backend=backend)
 
     def pair(a, b, inv_affine, opacity):
-        replay = type(tubes)(**{**vars(tubes), "inv_affine": inv_affine, "opacity": opacity})
+        replay = dataclasses.replace(tubes, inv_affine=inv_affine, opacity=opacity)  # torch 2.8 cannot trace vars()
         return overlay(a, b, tubelets=replay)
 
     compiled = torch.compile(pair, fullgraph=True, backend="aot_eager")
