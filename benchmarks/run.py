@@ -309,7 +309,7 @@ def print_case(summary: dict, rows: list[dict]) -> None:
     print(f"   roofline {summary['roofline_clip_pairs_per_s']:,.0f} clip pairs/s at the copy bandwidth measured "
           f"here ({summary['copy_bandwidth'] / 1e9:.1f} GB/s); H100 model ({measurement.H100_BANDWIDTH / 1e12:.2f} "
           f"TB/s, not measured) {summary['h100_model_clip_pairs_per_s']:,.0f} clip pairs/s")
-    print(f"   {'method':<16}{'stage':<10}{'pairs/s':>10}  {'[min – max]':<22}{'×official':>9}{'×opencv':>8}"
+    print(f"   {'method':<20}{'stage':<10}{'pairs/s':>10}  {'[min – max]':<22}{'×official':>9}{'×opencv':>8}"
           f"{'×grid':>7}{'ns/px':>7}{'ops':>5}{'syncs':>6}{'moved MB':>9}{'peak MiB':>9}{'roofline':>9}")
     for row in rows:
         rate = row["clip_pairs_per_s"]
@@ -321,7 +321,7 @@ def print_case(summary: dict, rows: list[dict]) -> None:
                  _cell(row["moved_bytes_model"], "{:.1f}", 1e-6), _cell(row["peak_bytes"], "{:.1f}", 2**-20),
                  _cell(row["roofline_share"], "{:.1%}")]
         widths = [9, 8, 7, 7, 5, 6, 9, 9, 9]
-        print(f"   {method:<16}{row['stage']:<10}{rate['median']:>10,.1f}  {spread:<22}"
+        print(f"   {method:<20}{row['stage']:<10}{rate['median']:>10,.1f}  {spread:<22}"
               + "".join(f"{cell:>{w}}" for cell, w in zip(cells, widths)))
     sys.stdout.flush()
 
@@ -370,7 +370,7 @@ def print_targets(checks: list[dict], with_official: bool) -> None:
         else:
             shown = f"{value:.2f}{check['unit']}" if isinstance(value, float) else f"{value}"
             verdict = "met" if check["met"] else "NOT MET"
-        print(f"   {check['method']:<10}{check['target']:<62}{shown:>14}  {verdict}")
+        print(f"   {check['method']:<18}{check['target']:<62}{shown:>14}  {verdict}")
 
 
 def write_chart(rows: list[dict], path: Path) -> bool:
