@@ -2,6 +2,10 @@
 import functools
 import importlib.util
 import itertools
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -130,3 +134,18 @@ def brute_share(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Whether an element of ``a`` and one of ``b`` have a byte in common, by enumeration."""
     bytes_a = {x + k for x in byte_addresses(a) for k in range(a.element_size())}
     return any(y + k in bytes_a for y in byte_addresses(b) for k in range(b.element_size()))
+
+
+def run_python(code: str, *args: str, interpret: bool = False, timeout: float | None = None
+               ) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter that imports the same ``tubelets`` as this one (the
+    same ``sys.path``, from a neutral folder: in the repository root the source tree, which
+    has no compiled modules when the package is installed, would shadow it), with
+    ``TRITON_INTERPRET=1`` or without it."""
+    environment = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    if interpret:
+        environment["TRITON_INTERPRET"] = "1"
+    environment["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in sys.path)
+    with tempfile.TemporaryDirectory() as directory:
+        return subprocess.run([sys.executable, "-c", code, *args], env=environment, cwd=directory,
+                              capture_output=True, text=True, timeout=timeout)

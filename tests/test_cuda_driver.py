@@ -1,15 +1,12 @@
 """The driver check of the CUDA module (``tubelets.cuda_driver``), with made-up versions."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import tempfile
 from types import SimpleNamespace
 
 import pytest
 
+from helpers import run_python
 from tubelets import cuda_driver, native
 from tubelets.cuda_driver import driver_problem, kernel_image
 
@@ -83,12 +80,6 @@ from tubelets.__main__ import info
 """
 
 
-def run_python(code: str) -> subprocess.CompletedProcess:
-    """``code`` in a fresh interpreter importing the same ``tubelets``, from a neutral folder."""
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(os.path.abspath(p) for p in sys.path)}
-    with tempfile.TemporaryDirectory() as directory:
-        return subprocess.run([sys.executable, "-c", code], env=environment, cwd=directory,
-                              capture_output=True, text=True)
 
 
 def test_an_old_driver_makes_the_backend_unavailable_and_auto_skips_it():

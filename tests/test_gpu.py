@@ -3,15 +3,11 @@ device. Skipped without a CUDA device (CI has none; ``tubelets selftest`` runs t
 checks and more on a GPU machine)."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 
 import pytest
 import torch
 
-from helpers import assert_same_bits, bits
+from helpers import assert_same_bits, bits, run_python
 from tubelets import TubeletConfig, composite, ops, sample_tubelets
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -126,8 +122,5 @@ def test_painting_on_gpu1_from_a_new_thread_creates_no_context_on_gpu0():
         "assert video.any(), 'nothing was painted'\n"
         "assert not torch._C._cuda_hasPrimaryContext(0), 'GPU 0 got a context'\n"
     )
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(os.path.abspath(p) for p in sys.path)}
-    with tempfile.TemporaryDirectory() as directory:
-        child = subprocess.run([sys.executable, "-c", code], env=environment, cwd=directory,
-                               capture_output=True, text=True)
+    child = run_python(code)
     assert child.returncode == 0, child.stderr

@@ -5,14 +5,13 @@ Peak memory is measured in a fresh interpreter (``ru_maxrss``, the resident high
 mark): the inputs and outputs are allocated and written first, so what the measured call
 adds to the mark is its scratch space alone.
 """
-import subprocess
 import sys
 import textwrap
 
 import pytest
 import torch
 
-from helpers import cpu_backends
+from helpers import cpu_backends, run_python
 from tubelets import TubeletConfig, composite, reference, sample_tubelets
 
 MEASURE = """
@@ -28,7 +27,8 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)
 def scratch_bytes(setup: str, call: str) -> int:
     """How far ``call`` raises the resident high-water mark after ``setup``, in bytes (Linux)."""
     code = MEASURE.format(setup=textwrap.dedent(setup), call=call)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
+    result = run_python(code, timeout=600)
+    assert result.returncode == 0, result.stderr
     return int(result.stdout.split()[-1]) * 1024
 
 

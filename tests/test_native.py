@@ -9,8 +9,6 @@ from __future__ import annotations
 import ctypes
 import math
 import mmap
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -18,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tubelets import native, reference
-from helpers import assert_same_bits, paint_canvas
+from helpers import assert_same_bits, paint_canvas, run_python
 from tubelets.params import compile_inv_affine
 
 pytestmark = pytest.mark.skipif(native._C is None, reason=f"{native.CPU_UNAVAILABLE}")
@@ -378,11 +376,11 @@ def test_the_default_kernel_is_the_widest_this_cpu_has():
     default = native._C.simd()
     native._C.set_simd("portable")
     try:
-        fresh = subprocess.run([sys.executable, "-c", "from tubelets import native; print(native._C.simd())"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        child = run_python("from tubelets import native; print(native._C.simd())")
     finally:
         native._C.set_simd(default)
-    assert fresh == expected
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == expected
     with pytest.raises(ValueError, match="simd must be"):
         native._C.set_simd("sse9")
 

@@ -15,9 +15,6 @@ import importlib.util
 import json
 import math
 import os
-import subprocess
-import sys
-import tempfile
 import types
 from unittest import mock
 
@@ -27,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tubelets.kernels
-from helpers import SENTINEL, bits, hand_tubelets, huge_source_edge, kernel_params, paint_canvas
+from helpers import SENTINEL, bits, hand_tubelets, huge_source_edge, kernel_params, paint_canvas, run_python
 from tubelets import native, reference
 from tubelets.params import compile_inv_affine, half_size_of
 
@@ -289,14 +286,6 @@ def test_interpreter_huge_source_edge_matches_cpp(axis):
     assert torch.equal(actual, expected)
 
 
-def run_python(code: str) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh interpreter, not interpreting Triton, that imports the same
-    ``tubelets`` as this one (same ``sys.path``, from a neutral directory)."""
-    environment = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    environment["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in sys.path)
-    with tempfile.TemporaryDirectory() as directory:
-        return subprocess.run([sys.executable, "-c", code], env=environment, cwd=directory,
-                              capture_output=True, text=True)
 
 
 @functools.cache

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import subprocess
-import sys
-import tempfile
 from unittest import mock
 
 import pytest
 import torch
+
+from helpers import run_python
 
 from tubelets import TubeletConfig, native, sample_tubelets, sampling
 from tubelets.philox import Stream
@@ -90,16 +88,6 @@ print(json.dumps(results))
 """
 
 
-def run_python(code: str, *args: str, interpret: bool) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh interpreter that imports the same ``tubelets`` as this one,
-    with ``TRITON_INTERPRET=1`` or without it."""
-    environment = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    if interpret:
-        environment["TRITON_INTERPRET"] = "1"
-    environment["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in sys.path)
-    with tempfile.TemporaryDirectory() as directory:
-        return subprocess.run([sys.executable, "-c", code, *args], env=environment, cwd=directory,
-                              capture_output=True, text=True)
 
 
 @functools.cache
