@@ -17,7 +17,6 @@
 #include <immintrin.h>
 
 #include <cstdint>
-#include <type_traits>
 
 namespace tubelets {
 
