@@ -95,8 +95,7 @@ class TubeletOverlay(nn.Module):
         self._check_clips(clips)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-        batched = v1.dim() == 5
-        source = self._logical(v1 if batched else v1.unsqueeze(0))
+        source = self._logical(v1)
         batch, _, frames, height, width = source.shape
         if 0 in (frames, height, width):
             raise ValueError(f"v1 must have at least one frame of at least 1×1 pixels, "
@@ -107,15 +106,15 @@ class TubeletOverlay(nn.Module):
                                        device=v1.device, generator=generator)
         if self.inplace:
             outputs = clips
-            frames, tubelets_there = ops.source_frames(source, tubelets, validate=validate)
-            ops.paint_([self._logical(clip if batched else clip.unsqueeze(0)) for clip in clips], [],
-                       frames, tubelets_there, backend=self.backend, validate=False)
+            source_copy, tubelets_there = ops.source_frames(source, tubelets, validate=validate)
+            ops.paint_([self._logical(clip) for clip in clips], [], source_copy, tubelets_there,
+                       backend=self.backend, validate=False)
         else:
             # Independent outputs (one allocation each), contiguous in the caller's layout.
             outputs = [torch.empty(clip.shape, dtype=clip.dtype, device=clip.device) for clip in clips]
             for output in outputs:
                 ops.advise_huge_pages(output)
-            logical = [self._logical(video if batched else video.unsqueeze(0)) for video in (*outputs, *clips)]
+            logical = [self._logical(video) for video in (*outputs, *clips)]
             ops.paint_(logical[: len(clips)], logical[len(clips):], source, tubelets,
                        backend=self.backend, validate=validate)
         if return_tubelets:
@@ -127,8 +126,10 @@ class TubeletOverlay(nn.Module):
         return f"{self.config}, data_format={self.data_format!r}, backend={self.backend!r}{inplace}"
 
     def _logical(self, video: torch.Tensor) -> torch.Tensor:
-        """A ``(B, C, T, H, W)`` view of a batch in this module's data format."""
-        return video if self.data_format == "BCTHW" else video.transpose(1, 2)
+        """A ``(B, C, T, H, W)`` view of a batch, or of a single clip as a batch of one, in
+        this module's data format."""
+        batch = video if video.dim() == 5 else video.unsqueeze(0)
+        return batch if self.data_format == "BCTHW" else batch.transpose(1, 2)
 
     def _check_clips(self, clips: list) -> None:
         for name, clip in zip(("v1", "v2"), clips):
