@@ -186,18 +186,8 @@ def _sample_outputs(sizes, motion, keyframes, device) -> list[torch.Tensor]:
     ]  # fmt: skip
 
 
-def _sample_op(
-    seed: torch.Tensor,
-    sizes: list[int],
-    motion: int,
-    transforms: list[bool],
-    keyframes: int,
-    points: int,
-    sigma: float,
-    shapes: list[int],
-    ranges: list[float],
-    p: float,
-) -> list[torch.Tensor]:
+def _sample_op(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
+    """``tubelets::sample`` on CPU tensors (arguments: ``_SAMPLE_SCHEMA``)."""
     from .trajectories import nonlinear_matrix
 
     if _C is None:
@@ -225,18 +215,9 @@ _SAMPLE_SCHEMA = (
 library.define("sample" + _SAMPLE_SCHEMA, _sample_op, _sample_fake)
 
 
-def _sample_triton_op(
-    seed: torch.Tensor,
-    sizes: list[int],
-    motion: int,
-    transforms: list[bool],
-    keyframes: int,
-    points: int,
-    sigma: float,
-    shapes: list[int],
-    ranges: list[float],
-    p: float,
-) -> list[torch.Tensor]:
+def _sample_triton_op(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
+    """``tubelets::sample_triton`` on CUDA tensors, or CPU ones under ``TRITON_INTERPRET=1``
+    (arguments: ``_SAMPLE_SCHEMA``)."""
     from . import kernels
     from .sampling import constant
     from .trajectories import nonlinear_matrix
