@@ -44,6 +44,7 @@ import sysconfig
 from pathlib import Path
 
 import pybind11
+import setuptools
 from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.errors import ExecError, OptionError
@@ -231,11 +232,7 @@ EXTRAS = {
     "triton": ["triton>=3.4"],
 }  # fmt: skip
 
-# The license as an SPDX name and a classifier: `license_expression` needs setuptools 77,
-# above the floor of 66.1 (pyproject.toml). The LICENSE file goes into the wheel by
-# setuptools' default `license_files`.
 CLASSIFIERS = [
-    "License :: OSI Approved :: Apache Software License",
     "Programming Language :: Python :: 3",
     "Programming Language :: Python :: 3 :: Only",
     "Programming Language :: C++",
@@ -244,6 +241,20 @@ CLASSIFIERS = [
     "Topic :: Multimedia :: Video",
     "Typing :: Typed",
 ]
+LICENSE = "Apache-2.0"
+LICENSE_CLASSIFIER = "License :: OSI Approved :: Apache Software License"
+
+
+def license_metadata(setuptools_version: str) -> dict[str, object]:
+    """The license's setup() arguments: an SPDX ``license_expression`` (PEP 639) from
+    setuptools 77, which deprecates license classifiers; below it (the floor is 66.1,
+    pyproject.toml) the ``license`` field and the classifier. Either way the LICENSE file
+    goes into the wheel by setuptools' default ``license_files``."""
+    if int(setuptools_version.split(".")[0]) >= 77:
+        return {"license_expression": LICENSE, "classifiers": CLASSIFIERS}
+    return {"license": LICENSE, "classifiers": [LICENSE_CLASSIFIER, *CLASSIFIERS]}
+
+
 PROJECT_URLS = {
     "Paper": "https://arxiv.org/abs/2303.11003",
     "Paper's code": "https://github.com/fmthoker/tubelet-contrast",
@@ -256,8 +267,7 @@ if __name__ == "__main__":  # setuptools runs this file as __main__; tests impor
         description="Tubelet-contrastive video augmentation: fast batched tubelet compositing",
         long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
         long_description_content_type="text/markdown",
-        license="Apache-2.0",
-        classifiers=CLASSIFIERS,
+        **license_metadata(setuptools.__version__),
         project_urls=PROJECT_URLS,
         python_requires=">=3.10",
         packages=["tubelets", *find_packages(include=["tubelets.*"]), *KERNEL_PACKAGES],

@@ -1,0 +1,85 @@
+"""What a user installs: the wheel's metadata and files, and the README's quick start."""
+from __future__ import annotations
+
+import email
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from helpers import build_script
+
+ROOT = Path(__file__).resolve().parent.parent
+# Left out of the copy the wheel is built from: environments, earlier builds, caches and
+# compiled modules (the build makes its own).
+NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__",
+                                     ".hypothesis", ".pytest_cache", "out", "*.so")
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> zipfile.ZipFile:
+    """The wheel ``pip wheel`` builds from a copy of this checkout (C++ backend, no CUDA),
+    as a user's ``pip install .`` would; built once for the module (~20 s)."""
+    pytest.importorskip("pybind11", reason="setup.py needs its build requirements")
+    base = tmp_path_factory.mktemp("wheel")
+    shutil.copytree(ROOT, base / "src", ignore=NOT_SOURCES)
+    command = [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation",
+               "--quiet", "-w", str(base / "dist")]
+    environment = {**os.environ, "TUBELETS_BUILD_CUDA": "0"}
+    result = subprocess.run(command, cwd=base / "src", env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (path,) = (base / "dist").glob("tubelets-*.whl")
+    with zipfile.ZipFile(path) as archive:
+        yield archive
+
+
+def dist_info(wheel: zipfile.ZipFile, name: str) -> str:
+    (path,) = [n for n in wheel.namelist() if n.split("/")[0].endswith(".dist-info") and n.endswith("/" + name)]
+    return wheel.read(path).decode()
+
+
+def test_wheel_metadata_names_the_license_the_readme_and_the_paper(wheel):
+    metadata = email.message_from_string(dist_info(wheel, "METADATA"))
+    # setuptools >= 77 writes PEP 639's expression; older ones the field and the classifier.
+    assert metadata["License-Expression"] == "Apache-2.0" or (
+        metadata["License"] == "Apache-2.0"
+        and "License :: OSI Approved :: Apache Software License" in metadata.get_all("Classifier"))
+    assert metadata["License-File"] == "LICENSE"
+    assert metadata["Description-Content-Type"] == "text/markdown"
+    assert metadata.get_payload().lstrip().startswith("# tubelets")
+    assert "Paper, https://arxiv.org/abs/2303.11003" in metadata.get_all("Project-URL")
+    assert "Typing :: Typed" in metadata.get_all("Classifier")
+    assert {"demo", "test"} <= set(metadata.get_all("Provides-Extra"))
+
+
+def test_wheel_holds_the_license_and_py_typed(wheel):
+    assert dist_info(wheel, "LICENSE") == (ROOT / "LICENSE").read_text()
+    assert "tubelets/py.typed" in wheel.namelist()
+    assert any(n.startswith("tubelets/_C.") and n.endswith(".so") for n in wheel.namelist())
+
+
+def test_license_is_apache_2_with_the_projects_copyright():
+    text = (ROOT / "LICENSE").read_text()
+    assert text.lstrip().startswith("Apache License\n") and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text
+    assert "   Copyright 2026 The tubelets authors\n" in text and "[yyyy]" not in text
+
+
+@pytest.mark.parametrize("version, expression", [("66.1.0", False), ("76.1.0", False), ("77.0.3", True),
+                                                 ("84.2.1", True)])
+def test_license_arguments_suit_the_setuptools_building(version, expression):
+    """The classifier only where setuptools cannot write License-Expression: from 77 on it
+    deprecates license classifiers."""
+    pytest.importorskip("pybind11", reason="setup.py needs its build requirements")
+    arguments = build_script().license_metadata(version)
+    classifier = "License :: OSI Approved :: Apache Software License"
+    if expression:
+        assert arguments["license_expression"] == "Apache-2.0" and "license" not in arguments
+        assert classifier not in arguments["classifiers"]
+    else:
+        assert arguments["license"] == "Apache-2.0" and "license_expression" not in arguments
+        assert classifier in arguments["classifiers"]
