@@ -1,8 +1,11 @@
-// The CPU backend of tubelets._C: OpenMP over the B·T frames of the batch. Each
-// frame is copied from the inputs to the outputs (unless painted in place), then
-// painted tubelet by tubelet, row by row, over the part of the row the patch may
-// cover, in runs of up to kRun pixels: the frame is still in cache when it is painted,
-// so each output pixel goes to memory once.
+// The CPU backend of tubelets._C, OpenMP over a chunk of clips at a time: first every
+// tubelet's crop is read into quads (paint_span.h's Crop: the four bilinear taps of each
+// source pixel side by side), then each of the chunk's frames is copied from the inputs
+// to the outputs (unless painted in place) and painted tubelet by tubelet, row by row,
+// over the part of the row the patch may cover, in runs of up to kRun pixels: the frame
+// is still in cache when it is painted, so each output pixel goes to memory once.
+// Since every crop is read before any pixel is written, the source may be an output
+// painted in place.
 //
 // Painting a whole tubelet before the next keeps each pixel's order of
 // operations that of the reference (tubelets in index order, quantised after
@@ -12,7 +15,7 @@
 // fast_path) go to paint_rows_avx512 (paint_avx512.cpp), 16 pixels a step in
 // registers: ~3x the portable passes. Elsewhere each run goes in passes over arrays,
 // one per step of composite.h's per-pixel math, so that the compiler vectorises every
-// pass but the gathers from the source. Both compute exactly the float32 expressions
+// pass but the gathers from the quads. Both compute exactly the float32 expressions
 // of paint_pixel, so the results are those of the reference bit for bit.
 #include <sys/mman.h>
 #if defined(__SSE2__)
@@ -24,6 +27,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -128,17 +132,48 @@ inline void quantise_row(const float* values, int64_t lo, int64_t hi, uint8_t* o
   for (; i < hi; ++i) out[i] = quantise<uint8_t>(values[i]);
 }
 
-// The fast path: rows contiguous in every output and in the source (the usual
-// layouts), a source below 2^24 pixels across, so that source indices are exact in
-// float32 and fit int32 (SSE2 vectorises int32 conversions, not int64 ones), and an
-// index within a source plane, plus the 3 bytes a uint8 gather reads past it, that fits
-// int32 (AVX-512 gathers take int32 indices).
+// The fast path: rows contiguous in every output (the usual layouts), a source below
+// 2^24 pixels across, so that source indices are exact in float32 and fit int32 (SSE2
+// vectorises int32 conversions, not int64 ones), and a crop plane whose quad indices,
+// in floats, fit int32 (AVX-512 gathers take int32 indices).
 bool fast_path(const PaintArgs& args) {
   const int64_t limit = int64_t(1) << 24;
-  bool rows = args.source_stride[4] == 1;
+  bool rows = true;
   for (int64_t p = 0; p < args.copies; ++p) rows &= args.out_stride[p][4] == 1;
-  const int64_t last = (args.source_size[3] - 1) * args.source_stride[3] + args.source_size[4] - 1;
-  return rows && args.source_size[3] <= limit && args.source_size[4] <= limit && last + 3 <= INT32_MAX;
+  return rows && args.source_size[3] <= limit && args.source_size[4] <= limit &&
+         args.source_size[3] * args.source_size[4] * 4 <= INT32_MAX;
+}
+
+// Quads of one chunk of clips, at most about this many bytes unless one clip needs more:
+// memory stays bounded whatever the batch size.
+constexpr int64_t kChunkBytes = int64_t(32) << 20;
+
+// The quads of a tubelet's crop: channels × height × width.
+inline int64_t crop_quads(const Patch& patch, int64_t channels) {
+  return channels * (patch.y_hi - patch.y_lo + 1) * (patch.x_hi - patch.x_lo + 1);
+}
+
+// Reads a tubelet's crop of `frame` (channel 0 of its source frame) into `quads`
+// (crop_quads of them), as paint_span.h's Crop lays them out.
+template <typename scalar_t>
+void read_crop(const Patch& patch, const scalar_t* frame, const int64_t* stride, int64_t channels,
+               Quad<scalar_t>* quads) {
+  const int64_t width = patch.x_hi - patch.x_lo + 1;
+  const int64_t column = stride[4];
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int64_t y = patch.y_lo; y <= patch.y_hi; ++y) {
+      const scalar_t* row = frame + c * stride[1] + y * stride[3] + patch.x_lo * column;
+      const scalar_t* below = y < patch.y_hi ? row + stride[3] : row;
+      Quad<scalar_t>* out = quads + (c * (patch.y_hi - patch.y_lo + 1) + (y - patch.y_lo)) * width;
+      // The last column's right neighbour is itself (clamped to the crop): apart, so that
+      // the loop has no select and vectorises where the rows are contiguous.
+      for (int64_t x = 0; x + 1 < width; ++x) {
+        out[x] = Quad<scalar_t>{{row[x * column], row[(x + 1) * column], below[x * column], below[(x + 1) * column]}};
+      }
+      const int64_t last = (width - 1) * column;
+      out[width - 1] = Quad<scalar_t>{{row[last], row[last], below[last], below[last]}};
+    }
+  }
 }
 
 // Whether spans are painted by paint_rows_avx512: where the CPU has AVX-512, unless
@@ -151,28 +186,25 @@ std::atomic<bool> use_avx512{cpu_has_avx512()};
 // `rows[p]` points at column x, channel 0, of the row in output p.
 template <typename scalar_t, bool kFast>
 void paint_run(const Layout& layout, const Patch patch, const PatchRow row, int64_t x,
-               int64_t count, const scalar_t* source, scalar_t* const* rows) {
+               int64_t count, const Crop<scalar_t>& crop, scalar_t* const* rows) {
   using index_t = typename std::conditional<kFast, int32_t, int64_t>::type;
-  const int64_t source_column = kFast ? 1 : layout.source_column;
 
-  // 1. Per pixel: alpha, and where it samples the source (always inside the crop, so
-  //    every read below is in bounds, whatever alpha is).
+  // 1. Per pixel: alpha, and the quad it samples (always inside the crop, so every
+  //    read below is in bounds, whatever alpha is).
   float alpha[kRun], fx[kRun], fy[kRun];
-  index_t x0[kRun], y0[kRun], right[kRun], down[kRun];  // right, down: 0 or 1
+  index_t at[kRun];
   const index_t first = index_t(x), n = index_t(count);   // x fits: boxes are int32
+  const index_t width = index_t(crop.width), origin = index_t(patch.y_lo * crop.width + patch.x_lo);
   // Rounded up to whole SSE vectors (kRun is a multiple of 4), which spares the loop
   // its scalar tail; the pixels past the run are computed and ignored.
   const index_t blocks = (n + 3) / 4;
   for (index_t i = 0; i < blocks * 4; ++i) {
     const PatchPoint u = patch_point(patch, row, float(first + i));
     alpha[i] = inside_patch(u) ? pixel_alpha(patch, u) : 0.0f;
-    const SourcePoint<index_t> at = source_point<index_t>(patch, u);
-    x0[i] = at.x0;
-    y0[i] = at.y0;
-    right[i] = at.x1 - at.x0;
-    down[i] = at.y1 - at.y0;
-    fx[i] = at.fx;
-    fy[i] = at.fy;
+    const SourcePoint<index_t> point = source_point<index_t>(patch, u);
+    at[i] = point.y0 * width + point.x0 - origin;
+    fx[i] = point.fx;
+    fy[i] = point.fy;
   }
 
   // 2. Only pixels from the first to the last painted one go on (the run is a pixel or
@@ -189,19 +221,14 @@ void paint_run(const Layout& layout, const Patch patch, const PatchRow row, int6
     const int64_t group = layout.channels - group_start < kChannelGroup
                               ? layout.channels - group_start
                               : kChannelGroup;
-    // 3. Gather the 2x2 source pixels of each channel (no arithmetic: it is the
-    //    one pass that cannot vectorise), then interpolate.
-    const scalar_t* planes = source + group_start * layout.source_plane;
+    // 3. Gather the quad of each channel (no arithmetic: it is the one pass that
+    //    cannot vectorise), then interpolate.
+    const Quad<scalar_t>* planes = crop.quads + group_start * crop.plane;
     scalar_t corners[kChannelGroup][4][kRun];
     for (index_t i = lo; i < hi; ++i) {
-      const int64_t at = y0[i] * layout.source_row + x0[i] * source_column;
-      const int64_t step = right[i] * source_column, below = down[i] * layout.source_row;
       for (int64_t g = 0; g < group; ++g) {
-        const scalar_t* v00 = planes + g * layout.source_plane + at;
-        corners[g][0][i] = v00[0];
-        corners[g][1][i] = v00[step];
-        corners[g][2][i] = v00[below];
-        corners[g][3][i] = v00[below + step];
+        const Quad<scalar_t>& quad = planes[g * crop.plane + at[i]];
+        for (int k = 0; k < 4; ++k) corners[g][k][i] = quad.tap[k];
       }
     }
     for (int64_t g = 0; g < group; ++g) {
@@ -248,15 +275,79 @@ void copy_plane(scalar_t* out, const int64_t* out_stride, const scalar_t* in, co
   }
 }
 
+// Paints frame t of clip b in every output: copies it from the inputs (unless painted
+// in place), then paints the tubelets in index order, reading tubelet m's crop from
+// crops[m].
+template <typename scalar_t, bool kFast>
+void paint_frame(const PaintArgs& args, const Layout& layout, const bool* in_place, int64_t b, int64_t t,
+                 const Crop<scalar_t>* crops) {
+  constexpr bool kVector = kFast && (std::is_same<scalar_t, uint8_t>::value || std::is_same<scalar_t, float>::value);
+  const int64_t channels = args.size[1], height = args.size[3], width = args.size[4];
+  scalar_t* frame[kMaxCopies];  // channel 0 of frame t of clip b in each output
+  for (int64_t p = 0; p < args.copies; ++p) {
+    const int64_t* os = args.out_stride[p];
+    frame[p] = static_cast<scalar_t*>(args.out[p]) + b * os[0] + t * os[2];
+    if (in_place[p]) continue;
+    const int64_t* is = args.in_stride[p];
+    const scalar_t* from = static_cast<const scalar_t*>(args.in[p]) + b * is[0] + t * is[2];
+    for (int64_t c = 0; c < channels; ++c) {
+      copy_plane(frame[p] + c * os[1], os, from + c * is[1], is, height, width);
+    }
+  }
+  for (int64_t m = 0; m < args.num_tubelets; ++m) {
+    const Box box = frame_box(args, b, m, t);
+    if (is_empty(box)) continue;
+    const Patch patch = load_patch(args, b, m, t);
+    const Crop<scalar_t>& crop = crops[m];
+    const PatchSpans spans(patch, box);
+    if (kVector && use_avx512.load(std::memory_order_relaxed)) {
+      // Rows in blocks, so that the kernel sets up its registers once per block.
+      Box block[kRowBlock];
+      for (int64_t y0 = box.y0; y0 <= box.y1; y0 += kRowBlock) {
+        const int64_t count = box.y1 - y0 + 1 < kRowBlock ? box.y1 - y0 + 1 : kRowBlock;
+        for (int64_t i = 0; i < count; ++i) block[i] = spans.row(y0 + i);
+        paint_rows_avx512(Rows<scalar_t>{layout, patch, y0, count, block, crop, frame});
+      }
+      continue;
+    }
+    Box span = spans.row(box.y0);
+    for (int64_t y = box.y0; y <= box.y1; ++y) {
+      const Box next = y < box.y1 ? spans.row(y + 1) : Box{0, y + 1, -1, y + 1};
+      const PatchRow row = patch_row(patch, y);
+      scalar_t* rows[kMaxCopies];
+      for (int64_t p = 0; p < args.copies; ++p) rows[p] = frame[p] + y * args.out_stride[p][3];
+      // Stores that miss the cache fill the store queue and stall: ask for the next
+      // row's lines (inside the box) early, with intent to write. Inline, not in a
+      // helper: GCC deems a function of prefetches pure and drops its calls. Measured
+      // on the paper's case: float32 -30%; a uint8 span is about one cache line per
+      // plane, where the prefetches cost ~1.5%, so not there.
+      if (kFast && sizeof(scalar_t) > 1 && next.x0 <= next.x1) {
+        constexpr int64_t kLine = 64 / sizeof(scalar_t);  // elements per cache line
+        for (int64_t p = 0; p < args.copies; ++p) {
+          for (int64_t c = 0; c < channels; ++c) {
+            const scalar_t* plane = rows[p] + args.out_stride[p][3] + c * layout.out_plane[p];
+            for (int64_t x = next.x0; x < next.x1; x += kLine) __builtin_prefetch(plane + x, 1);
+            __builtin_prefetch(plane + next.x1, 1);
+          }
+        }
+      }
+      for (int64_t x = span.x0; x <= span.x1; x += kRun) {
+        const int64_t count = span.x1 - x + 1 < kRun ? span.x1 - x + 1 : kRun;
+        scalar_t* at[kMaxCopies];
+        for (int64_t p = 0; p < args.copies; ++p) at[p] = rows[p] + x * layout.out_column[p];
+        paint_run<scalar_t, kFast>(layout, patch, row, x, count, crop, at);
+      }
+      span = next;
+    }
+  }
+}
+
 template <typename scalar_t, bool kFast>
 void paint_frames(const PaintArgs& args, int num_threads) {
   const int64_t batch = args.size[0], channels = args.size[1], frames = args.size[2];
-  const int64_t height = args.size[3], width = args.size[4];
+  const int64_t tubelets = args.num_tubelets;
   const int64_t* ss = args.source_stride;
-  constexpr bool kVector = kFast && (std::is_same<scalar_t, uint8_t>::value || std::is_same<scalar_t, float>::value);
-  int64_t source_last = 0;  // offset of the source's last element
-  for (int i = 0; i < 5; ++i) source_last += (args.source_size[i] - 1) * ss[i];
-  Layout layout{args.copies, channels, ss[1], ss[3], ss[4], {}, {}, {}};
+  Layout layout{args.copies, channels, {}, {}, {}};
   bool in_place[kMaxCopies];
   for (int64_t p = 0; p < args.copies; ++p) {
     layout.out_plane[p] = args.out_stride[p][1];
@@ -264,71 +355,42 @@ void paint_frames(const PaintArgs& args, int num_threads) {
     layout.out_column[p] = args.out_stride[p][4];
     in_place[p] = paints_in_place(args, p);
   }
-  // Boxes differ in size from frame to frame: hand frames out dynamically.
-#pragma omp parallel for schedule(dynamic) num_threads(num_threads)
-  for (int64_t bt = 0; bt < batch * frames; ++bt) {
-    const int64_t b = bt / frames, t = bt % frames;
-    scalar_t* frame[kMaxCopies];  // channel 0 of frame t of clip b in each output
-    for (int64_t p = 0; p < args.copies; ++p) {
-      const int64_t* os = args.out_stride[p];
-      frame[p] = static_cast<scalar_t*>(args.out[p]) + b * os[0] + t * os[2];
-      if (in_place[p]) continue;
-      const int64_t* is = args.in_stride[p];
-      const scalar_t* from = static_cast<const scalar_t*>(args.in[p]) + b * is[0] + t * is[2];
-      for (int64_t c = 0; c < channels; ++c) {
-        copy_plane(frame[p] + c * os[1], os, from + c * is[1], is, height, width);
-      }
+  // Each tubelet's first quad, counted from its chunk's first; chunks of whole clips.
+  std::vector<int64_t> first(batch * tubelets + 1);
+  std::vector<int64_t> chunks{0};  // the first clip of each chunk, then batch
+  int64_t largest = 0;             // quads of the largest chunk
+  for (int64_t b = 0, quads = 0; b < batch; ++b) {
+    if (quads * int64_t(sizeof(Quad<scalar_t>)) >= kChunkBytes) {
+      chunks.push_back(b);
+      quads = 0;
     }
-    for (int64_t m = 0; m < args.num_tubelets; ++m) {
-      const Box box = frame_box(args, b, m, t);
-      if (is_empty(box)) continue;
-      const Patch patch = load_patch(args, b, m, t);
-      const scalar_t* source =
-          static_cast<const scalar_t*>(args.source) + b * ss[0] + patch.frame * ss[2];
-      // A uint8 lane of paint_rows_avx512 reads 4 bytes from its tap: not past the end
-      // of the source, which only a crop at the corner of the source's last frame nears.
-      const int64_t last_read = b * ss[0] + patch.frame * ss[2] + (channels - 1) * ss[1] + patch.y_hi * ss[3] +
-                                patch.x_hi + (sizeof(scalar_t) == 1 ? 3 : 0);
-      const PatchSpans spans(patch, box);
-      if (kVector && use_avx512.load(std::memory_order_relaxed) && last_read <= source_last) {
-        // Rows in blocks, so that the kernel sets up its registers once per block.
-        Box block[kRowBlock];
-        for (int64_t y0 = box.y0; y0 <= box.y1; y0 += kRowBlock) {
-          const int64_t count = box.y1 - y0 + 1 < kRowBlock ? box.y1 - y0 + 1 : kRowBlock;
-          for (int64_t i = 0; i < count; ++i) block[i] = spans.row(y0 + i);
-          paint_rows_avx512(Rows<scalar_t>{layout, patch, y0, count, block, source, frame});
-        }
-        continue;
-      }
-      Box span = spans.row(box.y0);
-      for (int64_t y = box.y0; y <= box.y1; ++y) {
-        const Box next = y < box.y1 ? spans.row(y + 1) : Box{0, y + 1, -1, y + 1};
-        const PatchRow row = patch_row(patch, y);
-        scalar_t* rows[kMaxCopies];
-        for (int64_t p = 0; p < args.copies; ++p) rows[p] = frame[p] + y * args.out_stride[p][3];
-        // Stores that miss the cache fill the store queue and stall: ask for the next
-        // row's lines (inside the box) early, with intent to write. Inline, not in a
-        // helper: GCC deems a function of prefetches pure and drops its calls. Measured
-        // on the paper's case: float32 -30%; a uint8 span is about one cache line per
-        // plane, where the prefetches cost ~1.5%, so not there.
-        if (kFast && sizeof(scalar_t) > 1 && next.x0 <= next.x1) {
-          constexpr int64_t kLine = 64 / sizeof(scalar_t);  // elements per cache line
-          for (int64_t p = 0; p < args.copies; ++p) {
-            for (int64_t c = 0; c < channels; ++c) {
-              const scalar_t* plane = rows[p] + args.out_stride[p][3] + c * layout.out_plane[p];
-              for (int64_t x = next.x0; x < next.x1; x += kLine) __builtin_prefetch(plane + x, 1);
-              __builtin_prefetch(plane + next.x1, 1);
-            }
-          }
-        }
-        for (int64_t x = span.x0; x <= span.x1; x += kRun) {
-          const int64_t count = span.x1 - x + 1 < kRun ? span.x1 - x + 1 : kRun;
-          scalar_t* at[kMaxCopies];
-          for (int64_t p = 0; p < args.copies; ++p) at[p] = rows[p] + x * layout.out_column[p];
-          paint_run<scalar_t, kFast>(layout, patch, row, x, count, source, at);
-        }
-        span = next;
-      }
+    for (int64_t m = 0; m < tubelets; ++m) {
+      first[b * tubelets + m] = quads;
+      quads += crop_quads(load_patch(args, b, m, 0), channels);
+    }
+    largest = quads > largest ? quads : largest;
+  }
+  chunks.push_back(batch);
+  // Not value-initialised: every quad is written before it is read.
+  std::unique_ptr<Quad<scalar_t>[]> quads(new Quad<scalar_t>[largest > 0 ? largest : 1]);
+  std::vector<Crop<scalar_t>> crops(batch * tubelets);
+  for (size_t chunk = 0; chunk + 1 < chunks.size(); ++chunk) {
+    const int64_t b0 = chunks[chunk], clips = chunks[chunk + 1] - b0;
+    // Every crop of the chunk is read before any of its pixels is written.
+#pragma omp parallel for schedule(dynamic) num_threads(num_threads)
+    for (int64_t bm = b0 * tubelets; bm < (b0 + clips) * tubelets; ++bm) {
+      const int64_t b = bm / tubelets, m = bm % tubelets;
+      const Patch patch = load_patch(args, b, m, 0);
+      Quad<scalar_t>* at = quads.get() + first[bm];
+      const int64_t width = patch.x_hi - patch.x_lo + 1;
+      read_crop(patch, static_cast<const scalar_t*>(args.source) + b * ss[0] + patch.frame * ss[2], ss, channels, at);
+      crops[bm] = Crop<scalar_t>{at, width, width * (patch.y_hi - patch.y_lo + 1)};
+    }
+    // Boxes differ in size from frame to frame: hand frames out dynamically.
+#pragma omp parallel for schedule(dynamic) num_threads(num_threads)
+    for (int64_t bt = b0 * frames; bt < (b0 + clips) * frames; ++bt) {
+      const int64_t b = bt / frames;
+      paint_frame<scalar_t, kFast>(args, layout, in_place, b, bt % frames, crops.data() + b * tubelets);
     }
   }
 }

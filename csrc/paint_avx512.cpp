@@ -9,8 +9,8 @@
 //
 // Pixels outside the span, or where alpha <= 0, are masked off: nothing is read from
 // or written to the outputs there. The source positions of every lane are clamped into
-// the crop, so even masked-off lanes would read inside it. A uint8 lane reads the 4
-// bytes from (x0, y0) in one 32-bit gather: the pixel and its right neighbour.
+// the crop, so even masked-off lanes would read inside it. The taps come from the
+// tubelet's Crop: a uint8 lane reads its four in one 32-bit gather.
 #include "paint_span.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -47,10 +47,10 @@ struct Lanes {
   __m512 opacity, softness;
   __m512 centre_x, centre_y, half_x, half_y, x_lo, y_lo, x_hi, y_hi;
   __m512i last_x, last_y;  // x_hi, y_hi as integers
-  __m512i source_row;      // the source's row stride, elements
+  __m512i width, origin;   // the crop's quads per row, and the index of (x_lo, y_lo) in them
 };
 
-Lanes lanes_of(const Patch& patch, int64_t source_row) {
+Lanes lanes_of(const Patch& patch, int64_t width) {
   const float* m = patch.affine;
   return Lanes{_mm512_set1_ps(m[0]), _mm512_set1_ps(m[2]), _mm512_set1_ps(m[3]), _mm512_set1_ps(m[5]),
                _mm512_set1_ps(patch.opacity), _mm512_set1_ps(patch.softness),
@@ -59,7 +59,7 @@ Lanes lanes_of(const Patch& patch, int64_t source_row) {
                _mm512_set1_ps(float(patch.x_lo)), _mm512_set1_ps(float(patch.y_lo)),
                _mm512_set1_ps(float(patch.x_hi)), _mm512_set1_ps(float(patch.y_hi)),
                _mm512_set1_epi32(int32_t(patch.x_hi)), _mm512_set1_epi32(int32_t(patch.y_hi)),
-               _mm512_set1_epi32(int32_t(source_row))};
+               _mm512_set1_epi32(int32_t(width)), _mm512_set1_epi32(int32_t(patch.y_lo * width + patch.x_lo))};
 }
 
 // shape_alpha of composite.h, for one shape.
@@ -70,11 +70,22 @@ inline __m512 distance16(__m512 ux, __m512 uy, __m512 ax, __m512 ay) {
   return _mm512_max_ps(ax, ay);  // ax > ay ? ax : ay
 }
 
-// Where 16 pixels sample the source: the index of (x0, y0) in the frame, the steps to
-// the right and down neighbours (0 where clamped to the crop), and the weights.
+// Whether a hard-edged shape covers u: distance16 <= 1. For an ellipse sqrt(s) <= 1
+// exactly when s <= 1 + 2^-23, since sqrt is correctly rounded and monotone and
+// sqrt(1 + 2^-23) rounds to 1: that spares the square root.
+template <int32_t kShape>
+inline __mmask16 covers16(__m512 ux, __m512 uy, __m512 ax, __m512 ay) {
+  if (kShape == kEllipse) {
+    const __m512 squared = _mm512_add_ps(_mm512_mul_ps(ux, ux), _mm512_mul_ps(uy, uy));
+    return _mm512_cmp_ps_mask(squared, _mm512_set1_ps(1.00000012f), _CMP_LE_OQ);  // 1 + 2^-23
+  }
+  return _mm512_cmp_ps_mask(distance16<kShape>(ux, uy, ax, ay), _mm512_set1_ps(1.0f), _CMP_LE_OQ);
+}
+
+// Where 16 pixels sample the source: the index of the quad of (x0, y0) in the crop's
+// plane, and the weights.
 struct Taps {
-  __m512i at, below;
-  __mmask16 right;
+  __m512i at;
   __m512 fx, fy;
 };
 
@@ -83,9 +94,7 @@ inline Taps taps_of(const Lanes& k, __m512 ux, __m512 uy) {
   const __m512 sy = clamp16(_mm512_add_ps(k.centre_y, _mm512_mul_ps(uy, k.half_y)), k.y_lo, k.y_hi);
   const __m512i x0 = _mm512_min_epi32(_mm512_cvttps_epi32(sx), k.last_x);
   const __m512i y0 = _mm512_min_epi32(_mm512_cvttps_epi32(sy), k.last_y);
-  const __mmask16 down = _mm512_cmpgt_epi32_mask(k.last_y, y0);
-  return Taps{_mm512_add_epi32(_mm512_mullo_epi32(y0, k.source_row), x0),
-              _mm512_maskz_mov_epi32(down, k.source_row), _mm512_cmpgt_epi32_mask(k.last_x, x0),
+  return Taps{_mm512_sub_epi32(_mm512_add_epi32(_mm512_mullo_epi32(y0, k.width), x0), k.origin),
               _mm512_sub_ps(sx, _mm512_cvtepi32_ps(x0)), _mm512_sub_ps(sy, _mm512_cvtepi32_ps(y0))};
 }
 
@@ -96,29 +105,25 @@ inline __m512 bilinear16(__m512 v00, __m512 v01, __m512 v10, __m512 v11, __m512 
   return _mm512_add_ps(top, _mm512_mul_ps(fy, _mm512_sub_ps(bottom, top)));
 }
 
-// The bilinear sample of one source plane at `taps`, in the lanes of `mask`.
-inline __m512 sample16(const uint8_t* plane, const Taps& taps, __mmask16 mask) {
+// The bilinear sample of one plane of quads at `taps`, in the lanes of `mask`.
+inline __m512 sample16(const Quad<uint8_t>* plane, const Taps& taps, __mmask16 mask) {
   const __m512i byte = _mm512_set1_epi32(0xff);
-  // Bytes (x0, y0) .. (x0 + 3, y0): the low one and the next are the row's two taps.
-  const __m512i top = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, taps.at, plane, 1);
-  const __m512i bottom = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask,
-                                                     _mm512_add_epi32(taps.at, taps.below), plane, 1);
-  const __m512i v00 = _mm512_and_si512(top, byte), v10 = _mm512_and_si512(bottom, byte);
-  const __m512i v01 = _mm512_mask_and_epi32(v00, taps.right, _mm512_srli_epi32(top, 8), byte);
-  const __m512i v11 = _mm512_mask_and_epi32(v10, taps.right, _mm512_srli_epi32(bottom, 8), byte);
-  return bilinear16(_mm512_cvtepi32_ps(v00), _mm512_cvtepi32_ps(v01), _mm512_cvtepi32_ps(v10),
-                    _mm512_cvtepi32_ps(v11), taps.fx, taps.fy);
+  const __m512i quad = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, taps.at, plane, 4);
+  const __m512 v00 = _mm512_cvtepi32_ps(_mm512_and_si512(quad, byte));
+  const __m512 v01 = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(quad, 8), byte));
+  const __m512 v10 = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(quad, 16), byte));
+  const __m512 v11 = _mm512_cvtepi32_ps(_mm512_srli_epi32(quad, 24));
+  return bilinear16(v00, v01, v10, v11, taps.fx, taps.fy);
 }
 
-inline __m512 sample16(const float* plane, const Taps& taps, __mmask16 mask) {
+inline __m512 sample16(const Quad<float>* plane, const Taps& taps, __mmask16 mask) {
   const __m512 none = _mm512_setzero_ps();
-  const __m512i step = _mm512_maskz_mov_epi32(taps.right, _mm512_set1_epi32(1));
-  const __m512i below = _mm512_add_epi32(taps.at, taps.below);
-  return bilinear16(_mm512_mask_i32gather_ps(none, mask, taps.at, plane, 4),
-                    _mm512_mask_i32gather_ps(none, mask, _mm512_add_epi32(taps.at, step), plane, 4),
-                    _mm512_mask_i32gather_ps(none, mask, below, plane, 4),
-                    _mm512_mask_i32gather_ps(none, mask, _mm512_add_epi32(below, step), plane, 4),
-                    taps.fx, taps.fy);
+  const float* taps0 = plane->tap;
+  const __m512i at = _mm512_slli_epi32(taps.at, 2);  // in floats; fits: see fast_path
+  return bilinear16(_mm512_mask_i32gather_ps(none, mask, at, taps0, 4),
+                    _mm512_mask_i32gather_ps(none, mask, at, taps0 + 1, 4),
+                    _mm512_mask_i32gather_ps(none, mask, at, taps0 + 2, 4),
+                    _mm512_mask_i32gather_ps(none, mask, at, taps0 + 3, 4), taps.fx, taps.fy);
 }
 
 // Output pixels as float32, in the lanes of `mask`.
@@ -135,6 +140,15 @@ inline __m128i quantise16(__m512 value, uint8_t) {
 }
 inline __m512 quantise16(__m512 value, float) { return value; }
 
+// quantise16 of a bilinear sample itself. A uint8 sample lies in [0, 255]: each of
+// bilinear()'s a + f·(b - a), with f in [0, 1], rounds to a value between a and b, as
+// rounding is monotone and a, b - a are exact. So clamp() changes nothing, and
+// truncating v + 0.5 <= 255.5 gives at most 255.
+inline __m128i quantise_sample16(__m512 value, uint8_t) {
+  return _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(_mm512_add_ps(value, _mm512_set1_ps(0.5f))));
+}
+inline __m512 quantise_sample16(__m512 value, float) { return value; }
+
 inline void store16(uint8_t* out, __mmask16 mask, __m128i value) { _mm_mask_storeu_epi8(out, mask, value); }
 inline void store16(float* out, __mmask16 mask, __m512 value) { _mm512_mask_storeu_ps(out, mask, value); }
 
@@ -143,7 +157,7 @@ inline void store16(float* out, __mmask16 mask, __m512 value) { _mm512_mask_stor
 // 0, column 0 of the row in output p.
 template <typename scalar_t, int32_t kShape, bool kSoft>
 inline void paint_row(const Lanes& k, PatchRow row, int64_t x0, int64_t x1, int64_t channels,
-                      int64_t copies, const scalar_t* source, int64_t source_plane,
+                      int64_t copies, const Quad<scalar_t>* quads, int64_t plane,
                       const int64_t* out_plane, scalar_t* const* out) {
   const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -157,10 +171,9 @@ inline void paint_row(const Lanes& k, PatchRow row, int64_t x0, int64_t x1, int6
     const __m512 uy = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(k.m3, column), y_from_y), k.m5);
     const __m512 ax = _mm512_abs_ps(ux), ay = _mm512_abs_ps(uy);
     const __mmask16 inside = _mm512_cmp_ps_mask(ax, one, _CMP_LE_OQ) & _mm512_cmp_ps_mask(ay, one, _CMP_LE_OQ);
-    const __m512 distance = distance16<kShape>(ux, uy, ax, ay);
     const __m512 coverage =
-        kSoft ? clamp16(_mm512_div_ps(_mm512_sub_ps(one, distance), k.softness), zero, one)
-              : _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(distance, one, _CMP_LE_OQ), one);
+        kSoft ? clamp16(_mm512_div_ps(_mm512_sub_ps(one, distance16<kShape>(ux, uy, ax, ay)), k.softness), zero, one)
+              : _mm512_maskz_mov_ps(covers16<kShape>(ux, uy, ax, ay), one);
     const __m512 alpha = _mm512_maskz_mul_ps(inside, k.opacity, coverage);
     // blend() keeps the pixel where alpha <= 0, and paints where it is not (NaN included).
     const __mmask16 paint = lanes & _mm512_cmp_ps_mask(alpha, zero, _CMP_NLE_UQ);
@@ -169,14 +182,14 @@ inline void paint_row(const Lanes& k, PatchRow row, int64_t x0, int64_t x1, int6
     const Taps taps = taps_of(k, ux, uy);
     if ((paint & ~opaque) == 0) {  // all opaque: the canvas is not read (reads that miss the cache stall)
       for (int64_t c = 0; c < channels; ++c) {
-        const auto stored = quantise16(sample16(source + c * source_plane, taps, paint), scalar_t{});
+        const auto stored = quantise_sample16(sample16(quads + c * plane, taps, paint), scalar_t{});
         for (int64_t p = 0; p < copies; ++p) store16(out[p] + c * out_plane[p] + x, paint, stored);
       }
       continue;
     }
     const __m512 keep = _mm512_sub_ps(one, alpha);
     for (int64_t c = 0; c < channels; ++c) {
-      const __m512 value = sample16(source + c * source_plane, taps, paint);
+      const __m512 value = sample16(quads + c * plane, taps, paint);
       const __m512 painted = _mm512_mul_ps(value, alpha);
       for (int64_t p = 0; p < copies; ++p) {
         scalar_t* at = out[p] + c * out_plane[p] + x;
@@ -195,7 +208,8 @@ template <typename scalar_t, int32_t kShape, bool kSoft, int64_t kChannels>
 void paint_block(const Rows<scalar_t>& rows) {
   const Layout& layout = rows.layout;
   const int64_t channels = kChannels ? kChannels : layout.channels, copies = layout.copies;
-  const int64_t source_plane = layout.source_plane;
+  const Quad<scalar_t>* quads = rows.crop.quads;
+  const int64_t plane = rows.crop.plane;
   int64_t out_plane[kMaxCopies], out_row[kMaxCopies];
   scalar_t* frames[kMaxCopies];
   for (int64_t p = 0; p < kMaxCopies; ++p) {
@@ -205,7 +219,7 @@ void paint_block(const Rows<scalar_t>& rows) {
     frames[p] = used ? rows.frames[p] : nullptr;
   }
   const Patch& patch = rows.patch;
-  const Lanes k = lanes_of(patch, layout.source_row);
+  const Lanes k = lanes_of(patch, rows.crop.width);
   for (int64_t i = 0; i < rows.count; ++i) {
     const Box span = rows.spans[i];
     if (span.x1 < span.x0) continue;
@@ -218,14 +232,14 @@ void paint_block(const Rows<scalar_t>& rows) {
       const Box next = rows.spans[i + 1];
       for (int64_t p = 0; p < copies; ++p) {
         for (int64_t c = 0; c < channels; ++c) {
-          const scalar_t* plane = out[p] + out_row[p] + c * out_plane[p];
-          for (int64_t x = next.x0; x < next.x1; x += 64 / int64_t(sizeof(scalar_t))) __builtin_prefetch(plane + x, 1);
-          if (next.x0 <= next.x1) __builtin_prefetch(plane + next.x1, 1);
+          const scalar_t* next_row = out[p] + out_row[p] + c * out_plane[p];
+          for (int64_t x = next.x0; x < next.x1; x += 64 / int64_t(sizeof(scalar_t))) __builtin_prefetch(next_row + x, 1);
+          if (next.x0 <= next.x1) __builtin_prefetch(next_row + next.x1, 1);
         }
       }
     }
-    paint_row<scalar_t, kShape, kSoft>(k, patch_row(patch, y), span.x0, span.x1, channels, copies, rows.source,
-                                       source_plane, out_plane, out);
+    paint_row<scalar_t, kShape, kSoft>(k, patch_row(patch, y), span.x0, span.x1, channels, copies, quads,
+                                       plane, out_plane, out);
   }
 }
 

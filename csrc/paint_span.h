@@ -1,6 +1,7 @@
 // One tubelet painted over spans of rows, the CPU backend's inner loop: the portable
 // passes of composite_cpu.cpp, or the AVX-512 kernel of paint_avx512.cpp, chosen at run
-// time. Both compute composite.h's paint_pixel for every pixel of a span, bit for bit.
+// time. Both compute composite.h's paint_pixel for every pixel of a span, bit for bit,
+// reading the source through the tubelet's Crop.
 #pragma once
 
 #include <stdint.h>
@@ -13,20 +14,38 @@ namespace tubelets {
 // uint8_t* may alias anything, and would make the compiler reload PaintArgs.
 struct Layout {
   int64_t copies, channels;
-  int64_t source_plane, source_row, source_column;        // source strides of C, Hs, Ws
   int64_t out_plane[kMaxCopies], out_row[kMaxCopies], out_column[kMaxCopies];  // output strides of C, H, W
+};
+
+// The four source values a bilinear sample at source pixel (x, y) reads, in the order
+// of composite.h's bilinear(): (x, y), (x1, y), (x, y1), (x1, y1), where x1 and y1 are
+// the right and lower neighbours clamped to the crop, as source_point clamps them.
+template <typename scalar_t>
+struct Quad {
+  scalar_t tap[4];
+};
+
+// A tubelet's crop, read from the source before any output pixel is written: channel
+// c's quads at quads + c * plane, the quad of source pixel (x, y) at
+// (y - patch.y_lo) * width + (x - patch.x_lo). One gather per channel reads all four
+// taps of a uint8 pixel, every read stays inside the crop, and the source may be an
+// output painted in place.
+template <typename scalar_t>
+struct Crop {
+  const Quad<scalar_t>* quads;
+  int64_t width, plane;
 };
 
 // Rows y0 .. y0 + count - 1 of a tubelet's box, row y0 + i over the columns
 // spans[i].x0 .. spans[i].x1 (none if x1 < x0). `frames[p]` points at channel 0 of the
-// frame in output p, `source` at channel 0 of the tubelet's source frame.
+// frame in output p.
 template <typename scalar_t>
 struct Rows {
   const Layout& layout;
   const Patch& patch;
   int64_t y0, count;
   const Box* spans;
-  const scalar_t* source;
+  const Crop<scalar_t>& crop;
   scalar_t* const* frames;
 };
 
@@ -34,9 +53,7 @@ struct Rows {
 bool cpu_has_avx512();
 
 // paint_avx512.cpp: the rows in 16-pixel steps, for uint8 and float32 outputs whose
-// rows, and the source's, are contiguous (composite_cpu.cpp's fast path). Every read
-// is inside the crop, 4 bytes wide for uint8: the caller makes sure that the crop's
-// last pixel in the last channel is at least 3 bytes before the end of the source.
+// rows are contiguous, with quad indices that fit int32 (composite_cpu.cpp's fast path).
 template <typename scalar_t>
 void paint_rows_avx512(const Rows<scalar_t>& rows);
 

@@ -263,6 +263,39 @@ def test_soft_ellipses_match_bit_for_bit():
     assert torch.equal(actual, expected)
 
 
+def points_at_squared_radius(squared: float, count: int) -> list[tuple[float, float]]:
+    """``count`` float32 points ``(ux, uy)`` inside the unit square whose ``ux·ux + uy·uy``,
+    rounded as float32 products and sum, is exactly ``squared``; found by search."""
+    generator, found = torch.Generator().manual_seed(5), []
+    while len(found) < count:
+        ux = torch.rand(1 << 16, generator=generator) * 0.3 + 0.6
+        uy = torch.sqrt(squared - ux.double() ** 2).float()
+        hits = ((ux * ux + uy * uy) == squared).nonzero().flatten()
+        found += [(float(ux[i]), float(uy[i])) for i in hits[: count - len(found)]]
+    return found
+
+
+def test_hard_ellipse_edges_match_bit_for_bit():
+    """Pixels whose squared radius is 1 + 2^-23 (its square root rounds to 1: inside) and
+    1 + 2^-22 (outside): an ellipse's edge test may skip the square root only exactly."""
+    edge = [(point, True) for point in points_at_squared_radius(1 + 2**-23, 4)]
+    edge += [(point, False) for point in points_at_squared_radius(1 + 2**-22, 4)]
+    frames = len(edge)
+    # Frame t maps pixel (0, 0) to its point u; the rest of the frame lies far outside.
+    inv_affine = torch.zeros(1, 1, frames, 2, 3)
+    inv_affine[..., 0, 0] = inv_affine[..., 1, 1] = 4.0
+    inv_affine[0, 0, :, :, 2] = torch.tensor([point for point, _ in edge])
+    params = (inv_affine, torch.ones(1, 1, frames), torch.tensor([[[4, 5, 15, 14]]], dtype=torch.int32),
+              torch.zeros(1, 1, dtype=torch.int32), torch.ones(1, 1, dtype=torch.int32), torch.zeros(1, 1))
+    canvas = torch.zeros(1, 1, 1, frames, 3, 3, dtype=torch.uint8)
+    source = torch.full((1, 1, frames, 20, 20), 200, dtype=torch.uint8)
+    expected, actual = canvas.clone(), canvas.clone()
+    paint_canvas(reference.paint_, expected, source, *params)
+    paint_canvas(native.paint_cpu_, actual, source, *params)
+    assert expected[0, 0, 0, :, 0, 0].tolist() == [200 if inside else 0 for _, inside in edge]
+    assert torch.equal(actual, expected)
+
+
 def test_thread_count_does_not_change_the_result():
     generator = torch.Generator().manual_seed(4)
     canvas = random_values(generator, (2, 4, 3, 5, 29, 31), torch.float32)
