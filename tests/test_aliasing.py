@@ -66,15 +66,17 @@ def numpy_views(first: int, second: int):
 
 
 REFUSED = {  # name: (video, source, out) from (video, source), and the error
-    "out is source": (lambda v, s: (v, s, s), "^out, the video being painted, must not share memory with source"),
-    "in place on source": (lambda v, s: (s, s, s), "must not share memory with source"),
+    "out over source shifted a frame": (lambda v, s: (lambda b: (v, b[:, :, 1:], b[:, :, :-1]))(
+        torch.rand(*SHAPE[:2], SHAPE[2] + 1, *SHAPE[3:])), "^out, the video being painted, must be the source itself or share no memory with it"),
+    "out over source transposed": (lambda v, s: (lambda b: (v, b[..., :10, :], b.transpose(3, 4)[..., :10, :]))(
+        torch.rand(*SHAPE[:3], 12, 12)), "must be the source itself or share no memory with it"),
     "expanded out": (lambda v, s: (v, s, torch.zeros(1, *SHAPE[1:]).expand(SHAPE)),
                      r"^out has elements that share memory"),
     "out broadcast over frames": (lambda v, s: (v, s, torch.zeros(*SHAPE[:2], 1, *SHAPE[3:]).expand(SHAPE)),
                                   r"^out has elements that share memory"),
-    "numpy views overlapping source": (lambda v, s: (v, *numpy_views(0, 100)), "must not share memory with source"),
+    "numpy views overlapping source": (lambda v, s: (v, *numpy_views(0, 100)), "must be the source itself or share no memory with it"),
     "out one element into source": (lambda v, s: (v, *(lambda b: (b[1:].view(SHAPE), b[:-1].view(SHAPE)))(
-        torch.rand(s.numel() + 1))), "must not share memory with source"),
+        torch.rand(s.numel() + 1))), "must be the source itself or share no memory with it"),
     "out partly over video": (lambda v, s: (lambda b: (b[:-3].view(SHAPE), s, b[3:].view(SHAPE)))(
         torch.rand(s.numel() + 3)), r"^out must not overlap .* nor partly its own video"),
 }
@@ -122,6 +124,42 @@ def test_out_sharing_a_storage_but_no_element_with_source_is_painted(backend, ca
     before = source.clone()
     composite(video, source, tubes, out=out, backend=backend)
     assert torch.equal(out, expected) and torch.equal(source, before) and not torch.equal(expected, video)
+
+
+SOURCE_ITSELF = {  # name: (video, source, out) with out the source itself, element for element
+    "out is source": lambda v, s: (v, s, s),
+    "in place on source": lambda v, s: (s, s, s),
+    "views of source alike": lambda v, s: (v, s[:], s.view(SHAPE)),
+    "strided source": lambda v, s: (lambda b: (v, b, b))(
+        torch.rand(*SHAPE[:-1], 2 * SHAPE[-1]).mul(200).to(s.dtype)[..., ::2]),
+}
+
+
+@pytest.mark.parametrize("backend", cpu_backends())
+@pytest.mark.parametrize("case", SOURCE_ITSELF)
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_out_may_be_the_source_itself(backend, case, dtype):
+    """Every crop is read before any pixel is written: the result is that of painting a
+    copy with patches cut from the source as it was."""
+    video, source = (t.mul(200).to(dtype) for t in example()[:2])
+    video, source, out = SOURCE_ITSELF[case](video, source.clone())
+    tubes = example()[2]
+    expected = composite(video.clone(), source.clone(), tubes, backend=backend)
+    assert not torch.equal(expected, video)
+    assert composite(video, source, tubes, out=out, backend=backend) is out
+    assert torch.equal(out, expected)
+
+
+@pytest.mark.parametrize("backend", cpu_backends())
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_both_clips_painted_in_place_from_the_first(backend, dtype):
+    """The in-place overlay's call: v1 and v2 painted where they are, patches cut from v1."""
+    from tubelets import ops
+
+    v1, v2, tubes = (t.mul(200).to(dtype) if isinstance(t, torch.Tensor) else t for t in example())
+    expected = [composite(v.clone(), v1.clone(), tubes, backend=backend) for v in (v1, v2)]
+    ops.paint_([v1, v2], [], v1, tubes, backend=backend)
+    assert torch.equal(v1, expected[0]) and torch.equal(v2, expected[1])
 
 
 @pytest.mark.parametrize("backend", cpu_backends())

@@ -16,8 +16,11 @@ and cpu → torch on CPU tensors. Asking for an unavailable backend raises with 
 
 The op ``tubelets::paint_`` is registered with torch's dispatcher (:mod:`tubelets.library`),
 so it runs inside ``torch.compile(fullgraph=True)``. It writes each output pixel once: the input
-pixel, with the tubelets painted over it (or paints outputs in place). Every check that
-can refuse a call runs before anything is written.
+pixel, with the tubelets painted over it (or paints outputs in place). Every crop is read
+before any pixel is written, so the source may be an output itself (painting ``v1`` in
+place with patches cut from it): the C++ backend reads the crops first, the others paint
+from a copy of the ``M`` source frames of each clip. Every check that can refuse a call
+runs before anything is written.
 
 Validation: the kernels clamp every index they compute (crop, source frame, boxes), so no
 parameter values make them read or write outside a tensor; values are checked only to
@@ -62,8 +65,9 @@ def composite(
         tubelets: ``B`` clips × ``M`` tubelets × ``T`` frames, on ``video``'s device.
         backend: ``"auto"`` or one of :data:`BACKENDS`.
         out: ``(B, C, T, H, W)`` tensor to write into, or ``video`` itself to paint it in
-            place; must share no element with ``source`` or itself (a storage, or a NumPy
-            array, it may share). ``None``: a new tensor with ``video``'s layout.
+            place; may be ``source`` itself, but must share no other element with
+            ``source`` or itself (a storage, or a NumPy array, it may share). ``None``: a
+            new tensor with ``video``'s layout.
         validate: check the tubelets' values first (see the module docstring).
     Returns:
         ``out``, or the new tensor.
@@ -103,8 +107,9 @@ def paint_(
     """``outs[p]`` = ``ins[p]`` with ``tubelets`` painted on, all ``P`` copies (e.g. both
     clips of a positive pair) in one launch; ``ins=[]`` paints ``outs`` in place.
 
-    Every tensor is ``(B, C, T, H, W)`` but ``source``; no output may share an element with
-    ``source``, the tubelet parameters, itself, another output or another copy's input.
+    Every tensor is ``(B, C, T, H, W)`` but ``source``, which may be an output itself; no
+    output may share another element with ``source``, nor any with the tubelet parameters,
+    itself, another output or another copy's input.
     """
     _check_videos(outs, ins, source, tubelets)
     name = resolve_backend(backend, source.device)
@@ -125,27 +130,15 @@ def _int32(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.contiguous()
 
 
-def source_frames(video: torch.Tensor, tubelets: Tubelets, *, validate: bool = True) -> tuple[torch.Tensor, Tubelets]:
-    """What painting ``video`` in place with patches cut from itself needs: copies of the
-    frames the tubelets cut from, ``(B, C, M, H, W)`` (tubelet ``m``'s frame at ``m``), and
-    the tubelets pointed at them. ``M / T`` of one clip is copied instead of the clip.
-
-    Args:
-        video: ``(B, C, T, H, W)``, the clip the patches are cut from.
-        tubelets: ``B`` clips × ``M`` tubelets × ``T`` frames, on ``video``'s device.
-        validate: check the tubelets' values first, as :func:`paint_` would (one host read).
-    """
-    _check_videos([video], [], video, tubelets)
-    fields = (tubelets.inv_affine, tubelets.opacity, tubelets.src_box, tubelets.src_frame,
-              tubelets.shape, tubelets.softness)
-    if validate and tubelets.num_tubelets > 0:
-        _check_parameter_values(video, *fields)
-    batch, count, frames = video.shape[0], tubelets.num_tubelets, video.shape[2]
-    clips = constant(tuple(range(batch)), torch.int64, video.device)[:, None]
+def _own_frames(source: torch.Tensor, src_frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Copies of the frames ``src_frame`` ``(B, M)`` cuts from, ``(B, C, M, Hs, Ws)``
+    (tubelet ``m``'s at ``m``), and the frame indices into them: what a backend that reads
+    the source as it paints needs when the source is one of its outputs."""
+    batch, count, frames = source.shape[0], src_frame.shape[1], source.shape[2]
+    clips = constant(tuple(range(batch)), torch.int64, source.device)[:, None]
     # Clamped as the kernels clamp it; (B, M, C, H, W), viewed as (B, C, M, H, W).
-    copies = video[clips, :, tubelets.src_frame.long().clamp(0, frames - 1)].transpose(1, 2)
-    own_frames = constant((tuple(range(count)),) * batch, torch.int32, video.device).view(batch, count)
-    return copies, dataclasses.replace(tubelets, src_frame=own_frames)
+    copies = source[clips, :, src_frame.long().clamp(0, frames - 1)].transpose(1, 2)
+    return copies, constant((tuple(range(count)),) * batch, torch.int32, source.device).view(batch, count)
 
 
 def advise_huge_pages(tensor: torch.Tensor) -> None:
@@ -228,7 +221,19 @@ def _paint_op(
     capturing = source.is_cuda and torch.cuda.is_current_stream_capturing()
     if validate and not capturing and inv_affine.shape[1] > 0:
         _check_parameter_values(source, inv_affine, opacity, src_box, src_frame, shape, softness)
+    if backend not in READS_CROPS_FIRST and any(_is_source(out, source) for out in outs):
+        source, src_frame = _own_frames(source, src_frame)
     _implementation(backend)(outs, ins or outs, source, inv_affine, opacity, src_box, src_frame, shape, softness)
+
+
+def _is_source(out: torch.Tensor, source: torch.Tensor) -> bool:
+    """Whether painting ``out`` paints ``source`` itself, element for element."""
+    return out.shape == source.shape and reference.same_elements(out, source)
+
+
+READS_CROPS_FIRST = ("cpu",)
+"""The backends that read every crop before writing a pixel, so they may paint from an
+output (csrc/composite_cpu.cpp); the others get copies of the source frames then."""
 
 
 def _paint_fake(outs, ins, source, inv_affine, opacity, src_box, src_frame, shape, softness, backend, validate) -> None:
@@ -327,9 +332,9 @@ def _check_tubelet_types(tubelets) -> None:
 
 
 def _check_memory(outs: list, ins: list, source: torch.Tensor, parameters: dict) -> None:
-    """No output may share memory with the source, the tubelet ``parameters`` (name →
-    tensor), another output or another copy's input, nor overlap itself; ``outs[p]`` is
-    ``ins[p]`` itself or shares nothing with it. Exact for every layout (see
+    """No output may share memory with the tubelet ``parameters`` (name → tensor), another
+    output or another copy's input, nor overlap itself; ``outs[p]`` is ``ins[p]`` itself or
+    shares nothing with it, and the same for the source. Exact for every layout (see
     :mod:`tubelets.aliasing`). Inside the op, before any write: data pointers are only real
     there under torch.compile. This runs on every call, so each tensor's span is measured
     once and the exact search runs only for spans that meet."""
@@ -342,8 +347,9 @@ def _check_memory(outs: list, ins: list, source: torch.Tensor, parameters: dict)
     parameter_spans = [(name, parameter, span(parameter)) for name, parameter in parameters.items()]
     for p, (out, out_span) in enumerate(zip(outs, out_spans)):
         label = "out" if len(outs) == 1 else f"out[{p}]"  # one output: composite's out
-        if shared(out, out_span, source, source_span):
-            raise ValueError(f"{label}, the video being painted, must not share memory with source; paint a copy")
+        if not _is_source(out, source) and shared(out, out_span, source, source_span):
+            raise ValueError(f"{label}, the video being painted, must be the source itself or share no "
+                             "memory with it; paint a copy")
         if overlaps_itself(out):
             raise ValueError(f"{label} has elements that share memory (an expanded tensor?); give a dense one")
         for name, parameter, parameter_span in parameter_spans:

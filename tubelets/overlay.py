@@ -9,8 +9,8 @@
 Works on batches ``(B, C, T, H, W)`` or ``(B, T, C, H, W)`` (``data_format``) and on single
 clips ``(C, T, H, W)`` / ``(T, C, H, W)`` inside ``DataLoader`` workers; on uint8, float16,
 bfloat16 and float32; on any device. Inputs are not modified, unless ``inplace=True``:
-then ``v1`` and ``v2`` are painted where they are and returned (only the frames the
-patches are cut from are copied first), which moves only the pixels the tubelets touch.
+then ``v1`` and ``v2`` are painted where they are and returned (the crops the patches
+are cut from are read first), which moves only the pixels the tubelets touch.
 Nothing is differentiated: with grad mode on, clips that require grad are refused (augment
 under ``torch.no_grad()``).
 
@@ -104,11 +104,10 @@ class TubeletOverlay(nn.Module):
         if tubelets is None:
             tubelets = sample_tubelets(self.config, batch, frames, height, width,
                                        device=v1.device, generator=generator)
-        if self.inplace:
+        if self.inplace:  # patches cut from v1 as it is painted: the op reads every crop first
             outputs = clips
-            source_copy, tubelets_there = ops.source_frames(source, tubelets, validate=validate)
-            ops.paint_([self._logical(clip) for clip in clips], [], source_copy, tubelets_there,
-                       backend=self.backend, validate=False)
+            ops.paint_([self._logical(clip) for clip in clips], [], source, tubelets,
+                       backend=self.backend, validate=validate)
         else:
             # Independent outputs (one allocation each), contiguous in the caller's layout.
             outputs = [torch.empty(clip.shape, dtype=clip.dtype, device=clip.device) for clip in clips]
