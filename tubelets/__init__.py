@@ -9,6 +9,7 @@ from .ops import composite
 from .overlay import TubeletOverlay
 from .params import SHAPES, Tubelets
 from .sampling import sample_tubelets
+from . import collate  # noqa: F401  registers Tubelets with torch's default_collate
 
 __all__ = ["SHAPES", "TubeletConfig", "TubeletOverlay", "Tubelets", "composite", "sample_tubelets"]
 __version__ = "0.1.0"

@@ -21,6 +21,8 @@ maps so that boxes for trackers, captions and replays can be derived later.
 from __future__ import annotations
 
 import dataclasses
+import numbers
+from collections.abc import Iterable, Mapping
 
 import torch
 
@@ -28,7 +30,8 @@ SHAPES = ("rectangle", "ellipse", "rhombus")
 """Patch shapes; ``Tubelets.shape`` holds an index into this tuple."""
 
 
-@dataclasses.dataclass(frozen=True)
+# eq=False: __eq__ below compares tensor values (see there), and no hash is generated.
+@dataclasses.dataclass(frozen=True, eq=False)
 class Tubelets:
     """Parameters of ``M`` tubelets for each of ``B`` clips of ``T`` frames.
 
@@ -47,6 +50,11 @@ class Tubelets:
         shears:     ``(B, M, T, 2)`` float32, ``(x-shear, y-shear)`` factors.
         motion_keyframes:    ``(B, M, K)`` int64 frame indices of a linear path, or ``None``.
         transform_keyframes: ``(B, M, K)`` int64 frame indices of the transforms, or ``None``.
+
+    In data pipelines: ``tubes[i]``, ``tubes[i:j]`` and ``tubes[indices]`` select clips,
+    :meth:`cat` / :meth:`collate` join them (``torch.utils.data.default_collate`` batches
+    per-clip tubelets once :mod:`tubelets` is imported), ``==`` compares values, and
+    :meth:`to_dict` / :meth:`from_dict` convert to and from a plain dict of tensors.
     """
 
     inv_affine: torch.Tensor
@@ -85,15 +93,158 @@ class Tubelets:
 
     def to(self, device: torch.device | str) -> Tubelets:
         """The same tubelets with every tensor on ``device``."""
-        moved = {
-            f.name: None if (v := getattr(self, f.name)) is None else v.to(device)
-            for f in dataclasses.fields(self)
-        }
-        return Tubelets(**moved)
+        return self._map(lambda tensor: tensor.to(device))
 
     def frame_boxes(self, height: int, width: int) -> torch.Tensor:
         """``(B, M, T, 4)`` int32 boxes holding each patch in a ``height × width`` frame."""
         return frame_boxes(self.inv_affine, height, width)
+
+    def __getitem__(self, index) -> Tubelets:
+        """The tubelets of the clips ``index`` selects along ``B``; every field keeps its
+        batch dimension.
+
+        ``index`` is an int, a slice, a list of ints or bools, or a 1-D integer or bool
+        tensor (a 0-dim integer tensor counts as an int). An int keeps a batch of one:
+        ``tubes[i]`` is ``(1, M, T, 2, 3)`` and so on, not ``(M, T, 2, 3)``. Every consumer
+        here (:func:`tubelets.composite`, :class:`tubelets.TubeletOverlay`, :meth:`cat`,
+        collation) takes a batch, a per-clip ``sample_tubelets(config, 1, ...)`` is a batch
+        of one too, and so ``tubes[i]`` is a per-clip tubelets that goes wherever ``tubes``
+        goes, with ``Tubelets.cat([tubes[i] for i in range(B)]) == tubes``. An int out of
+        range raises ``IndexError``, so ``for clip in tubes`` yields the ``B`` clips.
+
+        Like tensor indexing, ints and slices give views of these tensors; lists and
+        tensors give copies. A tuple is refused: it would index more than ``B``.
+        """
+        if isinstance(index, torch.Tensor) and index.dim() == 0 and _is_integer(index.dtype):
+            index = int(index)
+        if isinstance(index, bool) or not isinstance(index, (numbers.Integral, slice, list, torch.Tensor)):
+            raise TypeError(f"Tubelets index must be an int, slice, list or 1-D tensor of clips, "
+                            f"got {type(index).__name__}")
+        if isinstance(index, numbers.Integral):
+            clips = self.batch_size
+            if not -clips <= index < clips:
+                raise IndexError(f"Tubelets index {index} is out of range for {clips} clips")
+            start = int(index) % clips
+            index = slice(start, start + 1)
+        elif isinstance(index, list):
+            index = torch.as_tensor(index, dtype=None if index else torch.int64)
+        if isinstance(index, torch.Tensor) and index.dim() != 1:
+            raise IndexError(f"Tubelets index tensor must be 1-D (clips along B), got shape {tuple(index.shape)}")
+        return self._map(lambda tensor: tensor[index])
+
+    def __eq__(self, other: object) -> bool:
+        """``True`` when every field matches: both ``None``, or tensors of the same shape,
+        dtype and device with equal values (``torch.equal``, so a NaN equals nothing).
+        Tubelets on different devices are unequal; reading the values of CUDA tubelets
+        waits for the device."""
+        if not isinstance(other, Tubelets):
+            return NotImplemented
+        return all(_same_tensor(getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self))
+
+    # Unhashable, like a list: ``frozen`` only stops fields being rebound, while the tensors
+    # stay mutable in place (``tubes.opacity.mul_(0)``), so a hash of the values could change
+    # under a dict or set holding it (and would read every value from the device). A hash of
+    # the tensors' identities, which a frozen dataclass would otherwise generate, would give
+    # equal tubelets different hashes.
+    __hash__ = None
+
+    @classmethod
+    def cat(cls, tubelets: Iterable[Tubelets]) -> Tubelets:
+        """Join tubelets of ``B_1, B_2, ...`` clips into one of ``B_1 + B_2 + ...`` clips.
+
+        All must agree in ``M``, ``T``, device, which keyframes they hold (and their ``K``),
+        and every field's dtype; a ``ValueError`` names what differs.
+        """
+        parts = list(tubelets)
+        if not parts:
+            raise ValueError("Tubelets.cat needs at least one Tubelets, got none")
+        for i, part in enumerate(parts):
+            if not isinstance(part, Tubelets):
+                raise TypeError(f"Tubelets.cat: tubelets[{i}] must be Tubelets, got {type(part).__name__}")
+        first = parts[0]
+        for i, part in enumerate(parts[1:], 1):
+            _check_joinable(first, part, i)
+        return cls.from_dict({
+            f.name: None if getattr(first, f.name) is None else torch.cat([getattr(p, f.name) for p in parts])
+            for f in dataclasses.fields(cls)
+        })
+
+    @classmethod
+    def collate(cls, batch: list[Tubelets], *, collate_fn_map: dict | None = None) -> Tubelets:
+        """The tubelets of a batch of samples: :meth:`cat` of the per-sample tubelets.
+
+        The signature is that of a ``torch.utils.data.default_collate`` hook, which
+        :mod:`tubelets.collate` registers this as (``collate_fn_map`` is unused: the
+        fields are tensors and are concatenated, not collated further).
+        """
+        return cls.cat(batch)
+
+    def to_dict(self) -> dict[str, torch.Tensor | None]:
+        """Every field by name: these very tensors (no copy), ``None`` for absent keyframes.
+
+        ``Tubelets.from_dict(tubes.to_dict()) == tubes``. A plain dict of tensors is what
+        ``torch.save`` / ``torch.load(weights_only=True)`` and other serialisers accept.
+        ``dataclasses.asdict(tubes)`` works too, ``None`` keyframes included, but deep-copies
+        every tensor: memory on the device, and an error for a tensor in an autograd graph.
+        """
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, fields: Mapping[str, torch.Tensor | None]) -> Tubelets:
+        """Tubelets from a dict like :meth:`to_dict` returns (absent keyframes may be left
+        out). A missing or unknown field raises ``ValueError`` naming it."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = [name for name in fields if name not in names]
+        if unknown:
+            raise ValueError(f"Tubelets.from_dict: unknown fields {unknown}; the fields are {names}")
+        missing = [f.name for f in dataclasses.fields(cls)
+                   if f.default is dataclasses.MISSING and f.name not in fields]
+        if missing:
+            raise ValueError(f"Tubelets.from_dict: missing fields {missing}")
+        return cls(**fields)
+
+    def _map(self, function) -> Tubelets:
+        """``function`` applied to every tensor field; ``None`` keyframes stay ``None``."""
+        return Tubelets(**{
+            f.name: None if (v := getattr(self, f.name)) is None else function(v)
+            for f in dataclasses.fields(self)
+        })
+
+
+def _is_integer(dtype: torch.dtype) -> bool:
+    """Whether ``dtype`` holds integers (``bool`` is not one: it indexes as a mask)."""
+    return not (dtype == torch.bool or dtype.is_floating_point or dtype.is_complex)
+
+
+def _same_tensor(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    """Both ``None``, or the same shape, dtype, device and values."""
+    if a is None or b is None:
+        return a is b
+    return a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and torch.equal(a, b)
+
+
+def _check_joinable(first: Tubelets, other: Tubelets, i: int) -> None:
+    """Raise ``ValueError`` naming what keeps ``tubelets[i]`` (``other``) from joining
+    ``tubelets[0]`` (``first``) along ``B``."""
+    if other.device != first.device:
+        raise ValueError(f"Tubelets.cat: device differs: tubelets[0] is on {first.device}, "
+                         f"tubelets[{i}] on {other.device}")
+    sizes = {"num_tubelets (M)": (first.num_tubelets, other.num_tubelets),
+             "num_frames (T)": (first.num_frames, other.num_frames)}
+    for what, (a, b) in sizes.items():
+        if a != b:
+            raise ValueError(f"Tubelets.cat: {what} differs: tubelets[0] has {a}, tubelets[{i}] has {b}")
+    for f in dataclasses.fields(Tubelets):
+        a, b = getattr(first, f.name), getattr(other, f.name)
+        if (a is None) != (b is None):
+            raise ValueError(f"Tubelets.cat: {f.name} is {'None' if a is None else 'a tensor'} in tubelets[0] "
+                             f"but {'None' if b is None else 'a tensor'} in tubelets[{i}]")
+        if a is None:
+            continue
+        if a.shape[1:] != b.shape[1:] or a.dtype != b.dtype or a.device != b.device:
+            raise ValueError(f"Tubelets.cat: {f.name} differs: {tuple(a.shape)} {a.dtype} on {a.device} in "
+                             f"tubelets[0], {tuple(b.shape)} {b.dtype} on {b.device} in tubelets[{i}]; "
+                             f"all but the size of dim 0 (B) must agree")
 
 
 def compile_inv_affine(
