@@ -44,7 +44,7 @@ def share_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 def overlaps_itself(tensor: torch.Tensor) -> bool:
     """Whether two indices of ``tensor`` start at the same address."""
-    if tensor.numel() == 0:
+    if tensor.numel() == 0 or tensor.is_contiguous():
         return False
     dims = sorted((stride, size) for size, stride in zip(tensor.shape, tensor.stride()) if size > 1)
     reach = 0  # Fast path, true of every dense or sliced layout: each stride steps past

@@ -144,7 +144,8 @@ def _own_frames(source: torch.Tensor, src_frame: torch.Tensor) -> tuple[torch.Te
 def advise_huge_pages(tensor: torch.Tensor) -> None:
     """Huge pages for a fresh CPU output, before its first write (see :mod:`tubelets.native`);
     nothing under ``torch.compile``, whose graphs allocate their own outputs."""
-    if tensor.device.type == "cpu" and not torch.compiler.is_compiling():
+    # Below a huge page no whole one fits inside (see native.advise_huge_pages).
+    if tensor.device.type == "cpu" and not torch.compiler.is_compiling() and tensor.untyped_storage().nbytes() >= 2 << 20:
         from . import native
         native.advise_huge_pages(tensor)
 
@@ -341,6 +342,8 @@ def _check_memory(outs: list, ins: list, source: torch.Tensor, parameters: dict)
     def shared(a, a_span, b, b_span) -> bool:
         return spans_meet(a_span, b_span) and share_memory(a, b)
 
+    if _apart(outs, ins, source, parameters):
+        return
     source_span = span(source)
     out_spans, in_spans = [span(out) for out in outs], [span(video) for video in ins]
     others = list(zip([*outs, *ins], [*out_spans, *in_spans]))
@@ -361,6 +364,18 @@ def _check_memory(outs: list, ins: list, source: torch.Tensor, parameters: dict)
                          for q, (other, other_span) in enumerate(others) if q not in (p, len(outs) + p)):
             raise ValueError(f"{label} must not overlap another output or another copy's input, "
                              "nor partly its own video")
+
+
+def _apart(outs: list, ins: list, source: torch.Tensor, parameters: dict) -> bool:
+    """The common case, cheaply: contiguous outputs (which cannot overlap themselves) whose
+    spans meet no other tensor's, an input or source that is its output itself aside."""
+    if not all(out.is_contiguous() for out in outs):
+        return False
+    others = [video for video, out in zip(ins, outs) if not reference.same_elements(video, out)]
+    if not any(_is_source(out, source) for out in outs):
+        others.append(source)
+    spans = sorted(span(tensor) for tensor in (*outs, *others, *parameters.values()) if tensor.numel())
+    return all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
 
 
 def _check_parameter_shapes(out, inv_affine, opacity, src_box, src_frame, shape, softness) -> None:
