@@ -83,3 +83,47 @@ def test_license_arguments_suit_the_setuptools_building(version, expression):
     else:
         assert arguments["license"] == "Apache-2.0" and "license_expression" not in arguments
         assert classifier in arguments["classifiers"]
+
+
+def _public_functions():
+    """Every function and method of ``tubelets.__all__`` that is the package's own."""
+    import inspect
+
+    import tubelets
+
+    for name in tubelets.__all__:
+        exported = getattr(tubelets, name)
+        if inspect.isfunction(exported):
+            yield name, exported
+        elif inspect.isclass(exported):
+            for attribute, member in vars(exported).items():
+                member = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
+                member = member.fget if isinstance(member, property) else member
+                if inspect.isfunction(member) and (attribute in ("__init__", "__call__", "forward")
+                                                   or not attribute.startswith("_")):
+                    yield f"{name}.{attribute}", member
+
+
+def test_public_api_is_annotated():
+    """What py.typed promises: every parameter and return of the exports is annotated."""
+    import inspect
+
+    missing = []
+    for name, function in _public_functions():
+        signature = inspect.signature(function)
+        if signature.return_annotation is inspect.Signature.empty:
+            missing.append(f"{name} -> ?")
+        missing += [f"{name}({p})" for p in signature.parameters.values()
+                    if p.name not in ("self", "cls") and p.annotation is inspect.Parameter.empty]
+    assert not missing
+
+
+def test_overlay_init_documents_its_arguments():
+    """help(TubeletOverlay) shows __init__'s own docstring, not torch's "Initialize
+    internal Module state"."""
+    from tubelets import TubeletOverlay
+
+    doc = TubeletOverlay.__init__.__doc__
+    assert doc and "Initialize internal Module state" not in doc
+    for argument in ("config", "data_format", "backend", "inplace", "**fields", "uint8", "degrees", "fractions"):
+        assert argument in doc

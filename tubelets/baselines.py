@@ -56,7 +56,8 @@ def overlay_grid_sample(v1: torch.Tensor, v2: torch.Tensor, tubelets: Tubelets) 
         alpha = (coverage * tubelets.opacity[:, m, :, None, None]).unsqueeze(1)
         for out in outputs:
             out.lerp_(patch, alpha)
-    return tuple(_to_dtype(out, v1.dtype) for out in outputs)
+    q, k = (_to_dtype(out, v1.dtype) for out in outputs)
+    return q, k
 
 
 def overlay_kornia(v1: torch.Tensor, v2: torch.Tensor, tubelets: Tubelets) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,7 +92,8 @@ def overlay_kornia(v1: torch.Tensor, v2: torch.Tensor, tubelets: Tubelets) -> tu
         alpha = coverage * tubelets.opacity[:, m].view(batch, 1, frames, 1, 1)
         for out in outputs:
             out.lerp_(patch, alpha)
-    return tuple(_to_dtype(out, v1.dtype) for out in outputs)
+    q, k = (_to_dtype(out, v1.dtype) for out in outputs)
+    return q, k
 
 
 def _crop_geometry(src_box: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

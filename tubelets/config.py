@@ -89,7 +89,7 @@ class TubeletConfig:
     softness: tuple[float, float] = (0.0, 0.0)
     p: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for field in ("transforms", "shapes"):
             names = getattr(self, field)
             if isinstance(names, str) or not hasattr(names, "__iter__"):
@@ -123,25 +123,26 @@ class TubeletConfig:
         return cls()
 
 
-def _is_real(value) -> bool:
+def _is_real(value: object) -> bool:
     """A real number (Python's, NumPy's, …) that is not a bool; tensors are not numbers here."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _check_int(name: str, value, minimum: int, maximum: int | None) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum \
-            or (maximum is not None and value > maximum):
-        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name} must be an integer {bounds}, got {value!r}")
-    return int(value)
+def _check_int(name: str, value: object, minimum: int, maximum: int | None) -> int:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        number = int(value)
+        if number >= minimum and (maximum is None or number <= maximum):
+            return number
+    bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+    raise ValueError(f"{name} must be an integer {bounds}, got {value!r}")
 
 
-def _check_choice(name: str, value, choices: tuple[str, ...]) -> None:
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name}: unknown value {value!r}; choose from {', '.join(choices)}")
 
 
-def _check_range(name, pair, low, high, open_low) -> tuple[float, float]:
+def _check_range(name: str, pair: object, low: float, high: float, open_low: bool) -> tuple[float, float]:
     """``pair`` as a ``(min, max)`` tuple of floats with ``low <= min <= max <= high``
     (``low < min`` if ``open_low``)."""
     if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(_is_real(v) for v in pair)):

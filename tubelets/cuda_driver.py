@@ -15,6 +15,7 @@ there is no driver. Architectures are nvcc's target names: ``"sm_80"`` is a cubi
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
 from types import ModuleType
 
@@ -58,7 +59,10 @@ def kernel_image(archs: tuple[str, ...], capability: tuple[int, int]) -> str | N
     """
     cubins, ptx = [], []
     for target in archs:
-        kind, major, minor, suffix = _TARGET.fullmatch(target).groups()
+        parts = _TARGET.fullmatch(target)
+        if parts is None:
+            raise ValueError(f"not a CUDA target like sm_90 or compute_90: {target!r}")
+        kind, major, minor, suffix = parts.groups()
         version = (int(major), int(minor))
         if kind == "sm" and version[0] == capability[0] and (
             version[1] == capability[1] if suffix else version[1] <= capability[1]
@@ -105,7 +109,7 @@ def report(module: ModuleType) -> ModuleReport:
 def installed() -> ModuleReport | None:
     """:class:`ModuleReport` of the installed ``tubelets._cuda``, ``None`` if it does not import."""
     try:
-        from . import _cuda
+        module = importlib.import_module("tubelets._cuda")
     except ImportError:
         return None
-    return report(_cuda)
+    return report(module)

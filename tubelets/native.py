@@ -218,18 +218,18 @@ library.define("sample" + _SAMPLE_SCHEMA, _sample_op, _sample_fake)
 def _sample_triton_op(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
     """``tubelets::sample_triton`` on CUDA tensors, or CPU ones under ``TRITON_INTERPRET=1``
     (arguments: ``_SAMPLE_SCHEMA``)."""
-    from . import kernels
+    from .kernels import sample_triton_, unavailable
     from .sampling import constant
     from .trajectories import nonlinear_matrix
 
-    reason = kernels.unavailable(seed.device)
+    reason = unavailable(seed.device)
     if reason is not None:
         raise RuntimeError(f"the Triton sampler is unavailable: {reason}")
     if seed.shape != () or seed.dtype != torch.int64:
         raise ValueError(f"seed must be a 0-dim int64 tensor, got {seed.dtype} {tuple(seed.shape)}")
     outputs = _sample_outputs(sizes, motion, keyframes, seed.device)
     # Both constants are cached per device, so a call inside a CUDA graph capture copies nothing.
-    kernels.sample_triton_(
+    sample_triton_(
         outputs, seed, constant((*ranges, p), torch.float64, seed.device),
         nonlinear_matrix(points, sigma, sizes[2], seed.device), sizes, motion, transforms, keyframes, points, shapes,
     )  # fmt: skip

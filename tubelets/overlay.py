@@ -39,6 +39,8 @@ generator, as the global RNG is then drawn in whatever order the threads run.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -53,16 +55,37 @@ DATA_FORMATS = ("BCTHW", "BTCHW")
 class TubeletOverlay(nn.Module):
     """Overlay the same random moving patches on one clip or on both clips of a pair.
 
-    Args:
-        config: a :class:`TubeletConfig`; or give its fields as keyword arguments
-            (``num_tubelets=2, motion="nonlinear", transforms=("rotation",)``, …).
-        data_format: ``"BCTHW"`` or ``"BTCHW"``; unbatched clips drop the ``B``.
-        backend: compositing backend, see :mod:`tubelets.ops` (``"auto"`` picks the fastest).
-        inplace: paint ``v1`` (and ``v2``) themselves and return them, instead of new tensors.
+    ``TubeletOverlay(config, *, data_format, backend, inplace, **fields)`` (arguments: see
+    ``__init__``), then ``overlay(v1, v2)`` (see :meth:`forward`).
     """
 
     def __init__(self, config: TubeletConfig | None = None, *, data_format: str = "BCTHW",
-                 backend: str = "auto", inplace: bool = False, **fields):
+                 backend: str = "auto", inplace: bool = False, **fields: Any) -> None:
+        """Args:
+            config: what to sample, a :class:`TubeletConfig`; ``None``: the paper's
+                configuration, or the config that ``fields`` give.
+            data_format: the clips' layout, ``"BCTHW"`` (batches ``(B, C, T, H, W)``,
+                single clips ``(C, T, H, W)``) or ``"BTCHW"`` (``(B, T, C, H, W)``,
+                ``(T, C, H, W)``).
+            backend: the compositing backend: ``"auto"`` (the fastest that runs on the clips'
+                device) or one of ``tubelets.ops.BACKENDS`` (``"torch"``, ``"cpu"``,
+                ``"cuda"``, ``"triton"``); ``tubelets info`` lists those built here.
+            inplace: paint ``v1`` (and ``v2``) themselves and return them, instead of new
+                tensors.
+            **fields: instead of ``config``, its fields (not both), e.g. ``num_tubelets=2,
+                motion="nonlinear", transforms=("rotation",)``. Sizes and steps are
+                fractions of the frame (``patch_size=(16/112, 64/112)``: 16 to 64 px of a
+                112 px frame), angles are in degrees (``rotation_range=(-90.0, 90.0)``),
+                scales and shears are factors; see :class:`TubeletConfig`.
+
+        The clips (:meth:`forward`) are uint8, float16, bfloat16 or float32 (any value
+        range; the output keeps the dtype), with any strides, on any device.
+
+        Raises:
+            ValueError: an unknown ``data_format`` or ``backend``, both ``config`` and
+                ``fields``, or a field out of its range.
+            TypeError: a non-bool ``inplace``, or a field of the wrong type.
+        """
         super().__init__()
         if config is not None and fields:
             raise ValueError("give either config or its fields as keyword arguments, not both")
@@ -84,12 +107,22 @@ class TubeletOverlay(nn.Module):
         tubelets: Tubelets | None = None,
         generator: torch.Generator | None = None,
         return_tubelets: bool = False,
-    ):
+    ) -> (torch.Tensor | tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, Tubelets]
+          | tuple[torch.Tensor, torch.Tensor, Tubelets]):
         """Paint tubelets cut from ``v1`` onto ``v1`` (and ``v2``).
 
+        Args:
+            v1: clips ``(B, C, T, H, W)`` or one clip ``(C, T, H, W)`` (in ``data_format``),
+                at least one frame of 1 × 1 pixels; the patches are cut from it.
+            v2: ``None``, or clips of ``v1``'s shape, dtype and device to paint the same
+                tubelets on.
+            tubelets: :class:`Tubelets` for ``B`` clips (1 for a single clip) to replay
+                instead of sampling; their values are checked first (see :mod:`tubelets.ops`).
+            generator: draws the sampling seed instead of the global RNG of ``v1``'s device.
+            return_tubelets: also return the :class:`Tubelets` painted.
+
         Returns ``v1'`` or ``(v1', v2')``, followed by the :class:`Tubelets` when
-        ``return_tubelets``. Given ``tubelets``, nothing is sampled: they are replayed (and
-        their values checked first, see :mod:`tubelets.ops`).
+        ``return_tubelets``: tensors of the inputs' shape, dtype and device.
         """
         clips = [v1] if v2 is None else [v1, v2]
         self._check_clips(clips)
@@ -116,9 +149,9 @@ class TubeletOverlay(nn.Module):
             logical = [self._logical(video) for video in (*outputs, *clips)]
             ops.paint_(logical[: len(clips)], logical[len(clips):], source, tubelets,
                        backend=self.backend, validate=validate)
-        if return_tubelets:
-            return (*outputs, tubelets)
-        return outputs[0] if v2 is None else tuple(outputs)
+        if v2 is None:
+            return (outputs[0], tubelets) if return_tubelets else outputs[0]
+        return (outputs[0], outputs[1], tubelets) if return_tubelets else (outputs[0], outputs[1])
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""

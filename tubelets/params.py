@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, SupportsIndex, cast
 
 import torch
 
@@ -99,7 +100,7 @@ class Tubelets:
         """``(B, M, T, 4)`` int32 boxes holding each patch in a ``height × width`` frame."""
         return frame_boxes(self.inv_affine, height, width)
 
-    def __getitem__(self, index) -> Tubelets:
+    def __getitem__(self, index: SupportsIndex | slice | list[int] | list[bool] | torch.Tensor) -> Tubelets:
         """The tubelets of the clips ``index`` selects along ``B``; every field keeps its
         batch dimension.
 
@@ -121,10 +122,10 @@ class Tubelets:
             raise TypeError(f"Tubelets index must be an int, slice, list or 1-D tensor of clips, "
                             f"got {type(index).__name__}")
         if isinstance(index, numbers.Integral):
-            clips = self.batch_size
-            if not -clips <= index < clips:
+            clips, number = self.batch_size, int(index)
+            if not -clips <= number < clips:
                 raise IndexError(f"Tubelets index {index} is out of range for {clips} clips")
-            start = int(index) % clips
+            start = number % clips
             index = slice(start, start + 1)
         elif isinstance(index, list):
             index = torch.as_tensor(index, dtype=None if index else torch.int64)
@@ -145,8 +146,8 @@ class Tubelets:
     # stay mutable in place (``tubes.opacity.mul_(0)``), so a hash of the values could change
     # under a dict or set holding it (and would read every value from the device). A hash of
     # the tensors' identities, which a frozen dataclass would otherwise generate, would give
-    # equal tubelets different hashes.
-    __hash__ = None
+    # equal tubelets different hashes. (mypy cannot type a None __hash__, hence the ignore.)
+    __hash__ = None  # type: ignore[assignment]
 
     @classmethod
     def cat(cls, tubelets: Iterable[Tubelets]) -> Tubelets:
@@ -201,13 +202,13 @@ class Tubelets:
                    if f.default is dataclasses.MISSING and f.name not in fields]
         if missing:
             raise ValueError(f"Tubelets.from_dict: missing fields {missing}")
-        return cls(**fields)
+        # The names are checked above; the values, as by the constructor, are not.
+        return cls(**cast("dict[str, Any]", fields))
 
-    def _map(self, function) -> Tubelets:
+    def _map(self, function: Callable[[torch.Tensor], torch.Tensor]) -> Tubelets:
         """``function`` applied to every tensor field; ``None`` keyframes stay ``None``."""
-        return Tubelets(**{
-            f.name: None if (v := getattr(self, f.name)) is None else function(v)
-            for f in dataclasses.fields(self)
+        return dataclasses.replace(self, **{
+            f.name: function(v) for f in dataclasses.fields(self) if (v := getattr(self, f.name)) is not None
         })
 
 

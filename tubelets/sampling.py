@@ -206,7 +206,8 @@ def _between(unit: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
     return low + (high - low) * unit
 
 
-def _crops(uniform, batch, patch_size, frames, size):
+def _crops(uniform: trajectories.Uniform, batch: tuple[int, int], patch_size: tuple[float, float], frames: int,
+           size: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Crop boxes ``(B, M, 4)`` int64 inside the frame and their source frames ``(B, M)``.
 
     Width and height are drawn independently, each a fraction ``patch_size`` of the

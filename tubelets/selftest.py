@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib.util
 import json
 import math
@@ -318,17 +319,18 @@ def plan(device: torch.device, quick: bool) -> tuple[Checks, list[str], Checks]:
         for family, cases in families.items():
             checks.append((f"{backend}: {family}", parity(backend, device, cases)))
         if device.type == "cuda":
-            checks.append((f"{backend}: non-default stream", lambda b=backend: side_stream(b, device)))
+            checks.append((f"{backend}: non-default stream", functools.partial(side_stream, backend, device)))
             checks.append((f"{backend}: cuda:1 from cuda:0", _second_gpu(backend)))
             if not quick:
-                checks.append((f"{backend}: B·T > 65,535 frames", lambda b=backend: many_frames(b, device)))
-                checks.append((f"{backend}: > 2**31 elements", lambda b=backend: huge_tensor(b, device)))
+                checks.append((f"{backend}: B·T > 65,535 frames", functools.partial(many_frames, backend, device)))
+                checks.append((f"{backend}: > 2**31 elements", functools.partial(huge_tensor, backend, device)))
         compiler = "aot_eager" if quick else "inductor"
-        checks.append((f"{backend}: torch.compile(overlay)", lambda b=backend: compiled_overlay(b, device, compiler)))
+        checks.append((f"{backend}: torch.compile(overlay)",
+                       functools.partial(compiled_overlay, backend, device, compiler)))
     checks.append(("CUDA module: driver check", lambda: driver_check(device)))
     late: Checks = []
     if device.type == "cuda":
-        late = [(f"{b}: CUDA graph of an overlay call", lambda b=b: graph_capture(b, device)) for b in backends]
+        late = [(f"{b}: CUDA graph of an overlay call", functools.partial(graph_capture, b, device)) for b in backends]
     return checks, backends, late
 
 
@@ -404,7 +406,11 @@ def benchmark(device: torch.device, backends: list[str]) -> dict:
     v1, v2, tubes = make_inputs(Case((batch, 3, 16, 112, 112), torch.uint8, config=TubeletConfig()), device)
     moved = 4 * v1.numel() * v1.element_size()  # both clips read, both written
     bandwidth = copy_bandwidth(device)
-    timed = {f"tubelets {b}": (lambda b=b: TubeletOverlay(backend=b)(v1, v2, tubelets=tubes))
+
+    def overlay_with(backend: str) -> Callable[[], object]:
+        return lambda: TubeletOverlay(backend=backend)(v1, v2, tubelets=tubes)
+
+    timed = {f"tubelets {b}": overlay_with(b)
              for b in ["torch", *backends] if not (b == "triton" and device.type == "cpu")}
     timed["affine_grid + grid_sample"] = lambda: overlay_grid_sample(v1, v2, tubes)
     if importlib.util.find_spec("kornia") is not None:
@@ -429,7 +435,7 @@ def benchmark(device: torch.device, backends: list[str]) -> dict:
 def machine(device: torch.device) -> dict:
     """The device, the driver and every version that matters."""
     module = cuda_driver.installed()
-    info = {
+    info: dict[str, object] = {
         "device": str(device), "python": platform.python_version(), "torch": torch.__version__,
         "cuda": torch.version.cuda, "tubelets": __version__, "triton": _version("triton"),
         "driver_cuda": cuda_driver.version_name(module.driver) if module and module.driver > 0 else None,
