@@ -70,14 +70,14 @@ for name, config, size, seed in json.loads(sys.argv[1]):
 # The overlay samples with sample_tubelets' auto choice, which takes the C++ sampler for CPU
 # tensors; on CUDA it is the Triton one, which this stands in for.
 tubelets.overlay.sample_tubelets = functools.partial(sample_tubelets, backend="triton")
-overlay = TubeletOverlay(backend="triton")
-for batch in (1, 2):
-    v1, v2 = (torch.randint(0, 256, (batch, 3, 4, 9, 20), dtype=torch.uint8) for _ in range(2))
-    for pair, call in (("pair", lambda: overlay(v1, v2)), ("single", lambda: overlay(v1))):
-        call()
-        counts = count_dispatches(call)
-        results["counts"][f"{pair}-B{batch}"] = {"kernels": counts.kernels, "syncs": counts.syncs,
-                                                 "ops": dict(counts.ops), "text": str(counts)}
+for mode, overlay in (("", TubeletOverlay(backend="triton")), ("-inplace", TubeletOverlay(backend="triton", inplace=True))):
+    for batch in (1, 2):
+        v1, v2 = (torch.randint(0, 256, (batch, 3, 4, 9, 20), dtype=torch.uint8) for _ in range(2))
+        for pair, call in (("pair", lambda: overlay(v1, v2)), ("single", lambda: overlay(v1))):
+            call()
+            counts = count_dispatches(call)
+            results["counts"][f"{pair}-B{batch}{mode}"] = {"kernels": counts.kernels, "syncs": counts.syncs,
+                                                           "ops": dict(counts.ops), "text": str(counts)}
 
 seed = torch.tensor(12345)
 ranges = [0.1, 0.5, 0.3, 0.7, 0.3, 1.0, 0.5, 1.5, -90.0, 90.0, -1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
@@ -109,7 +109,8 @@ def test_interpreter_matches_the_reference(name, size, seed):
 
 
 @pytest.mark.skipif(native._C is None, reason=f"{native.CPU_UNAVAILABLE}")
-@pytest.mark.parametrize("call", ["pair-B1", "single-B1", "pair-B2", "single-B2"])
+@pytest.mark.parametrize("call", [f"{pair}-B{batch}{mode}" for mode in ("", "-inplace")
+                                  for batch in (1, 2) for pair in ("pair", "single")])
 def test_an_overlay_call_on_the_triton_path_dispatches_few_ops_and_never_syncs(call):
     """Issue 8: ≤ 12 kernel-like ops and 0 host syncs, with both the sampler and the paint in Triton."""
     counts = interpreted_results()["counts"][call]
