@@ -237,7 +237,9 @@ READS_CROPS_FIRST = ("cpu",)
 output (csrc/composite_cpu.cpp); the others get copies of the source frames then."""
 
 
-def _paint_fake(outs, ins, source, inv_affine, opacity, src_box, src_frame, shape, softness, backend, validate) -> None:
+def _paint_fake(outs: list[torch.Tensor], ins: list[torch.Tensor], source: torch.Tensor, inv_affine: torch.Tensor,
+                opacity: torch.Tensor, src_box: torch.Tensor, src_frame: torch.Tensor, shape: torch.Tensor,
+                softness: torch.Tensor, backend: str, validate: bool) -> None:
     return None
 
 
@@ -257,7 +259,7 @@ def check_no_grad(name: str, tensor: torch.Tensor) -> None:
                            f"pass {name}.detach() or call under torch.no_grad()")
 
 
-def check_tensor(name: str, tensor, *layouts: str) -> None:
+def check_tensor(name: str, tensor: object, *layouts: str) -> None:
     """Raise unless ``tensor`` is a tensor of a supported dtype with the rank of a layout
     (``"BCTHW"``, say) among ``layouts``."""
     if not isinstance(tensor, torch.Tensor):
@@ -315,7 +317,7 @@ COMPILED_FIELDS = {"inv_affine": "float", "opacity": "float", "softness": "float
 or integers (to int32)."""
 
 
-def _check_tubelet_types(tubelets) -> None:
+def _check_tubelet_types(tubelets: object) -> None:
     """Every field a tensor (the keyframes may be ``None``), each compiled field of its kind."""
     if not isinstance(tubelets, Tubelets):
         raise TypeError(f"tubelets must be a Tubelets, got {type(tubelets).__name__}")
@@ -339,7 +341,7 @@ def _check_memory(outs: list, ins: list, source: torch.Tensor, parameters: dict)
     :mod:`tubelets.aliasing`). Inside the op, before any write: data pointers are only real
     there under torch.compile. This runs on every call, so each tensor's span is measured
     once and the exact search runs only for spans that meet."""
-    def shared(a, a_span, b, b_span) -> bool:
+    def shared(a: torch.Tensor, a_span: tuple[int, int], b: torch.Tensor, b_span: tuple[int, int]) -> bool:
         return spans_meet(a_span, b_span) and share_memory(a, b)
 
     if _apart(outs, ins, source, parameters):
@@ -378,7 +380,8 @@ def _apart(outs: list, ins: list, source: torch.Tensor, parameters: dict) -> boo
     return all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
 
 
-def _check_parameter_shapes(out, inv_affine, opacity, src_box, src_frame, shape, softness) -> None:
+def _check_parameter_shapes(out: torch.Tensor, inv_affine: torch.Tensor, opacity: torch.Tensor, src_box: torch.Tensor,
+                            src_frame: torch.Tensor, shape: torch.Tensor, softness: torch.Tensor) -> None:
     """The shapes and devices a kernel relies on to stay inside the parameter tensors."""
     batch, frames, count = out.shape[0], out.shape[2], inv_affine.shape[1]
     for name, value, size in (
@@ -391,7 +394,8 @@ def _check_parameter_shapes(out, inv_affine, opacity, src_box, src_frame, shape,
                              f"got {tuple(value.shape)} on {value.device}")
 
 
-def _check_parameter_values(source, inv_affine, opacity, src_box, src_frame, shape, softness) -> None:
+def _check_parameter_values(source: torch.Tensor, inv_affine: torch.Tensor, opacity: torch.Tensor, src_box: torch.Tensor,
+                            src_frame: torch.Tensor, shape: torch.Tensor, softness: torch.Tensor) -> None:
     """Every value check at once, read by the host in one go (one device sync)."""
     frames, height, width = source.shape[2:]
     x0, y0, x1, y1 = src_box.unbind(-1)
