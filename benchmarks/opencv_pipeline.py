@@ -1,15 +1,15 @@
 """Efficient per-clip OpenCV pipeline (ours, written from the paper's text), label ``opencv``.
 
 Tubelets for one clip pair at a time, in NumPy and OpenCV, as an efficient implementation
-of the text of Tubelet-Contrastive Self-Supervision (§5.3.2–5.3.4, §5.4.1) would run them
+of the text of Tubelet-Contrastive Self-Supervision (§3.2–3.4, §4.1) would run them
 inside ``DataLoader`` workers, one clip pair per call. It is not the paper's code (that is
 ``official.py``'s, timed when the user has a clone of it):
 
 * Sampling (NumPy, :func:`sample_clip`): ``M`` crops of ``H' × W'`` pixels from a random
   frame of ``v1``, each with a random shape; per tubelet a non-linear path of ``N`` uniform points smoothed by
   ``scipy.ndimage.gaussian_filter1d(σ, mode="reflect")`` along x and y and downsampled to
-  ``T`` frames (Eq. 5.6); transforms drawn at ``K`` keyframes (the first, the last and
-  ``K-2`` random ones), identity at the first, linearly interpolated (Eq. 5.7).
+  ``T`` frames (Eq. 6); transforms drawn at ``K`` keyframes (the first, the last and
+  ``K-2`` random ones), identity at the first, linearly interpolated (Eq. 7).
 * Compositing (OpenCV, :func:`overlay_clip`): per frame and tubelet, the patch and its
   shape mask are warped by ``cv2.warpAffine`` into a canvas enlarged to hold the
   transformed patch (bilinear for the patch, nearest for the mask), and the canvas is
@@ -62,7 +62,7 @@ class ClipTubelets:
 def sample_clip(rng: np.random.Generator, config: TubeletConfig, frames: int, height: int, width: int) -> ClipTubelets:
     """Draw ``config.num_tubelets`` (at least one) tubelets for a ``frames × height × width`` clip."""
     if config.motion != "nonlinear":
-        raise ValueError("the OpenCV pipeline implements the non-linear motion of §5.3.3 only")
+        raise ValueError("the OpenCV pipeline implements the non-linear motion of §3.3 only")
     size = np.array([width, height], dtype=np.float64)
     tubes = [_sample_tubelet(rng, config, frames, size) for _ in range(config.num_tubelets)]
     return ClipTubelets(*(np.array(values) for values in zip(*tubes)))
@@ -87,7 +87,7 @@ def _sample_tubelet(rng, config, frames, size):
 
 
 def nonlinear_path(rng: np.random.Generator, points: int, sigma: float, frames: int, size: np.ndarray) -> np.ndarray:
-    """``(T, 2)`` centres: ``N`` uniform points in ``[0, W] × [0, H]``, smoothed, downsampled (Eq. 5.6)."""
+    """``(T, 2)`` centres: ``N`` uniform points in ``[0, W] × [0, H]``, smoothed, downsampled (Eq. 6)."""
     raw = rng.random((points, 2)) * size
     smooth = gaussian_filter1d(raw, sigma, axis=0, mode="reflect")
     position = np.linspace(0, points - 1, frames)
@@ -108,7 +108,7 @@ def _keyframed(rng, times, bounds, identity, dims, frames):
 
 
 def overlay_clip(source: np.ndarray, clips: tuple[np.ndarray, ...], tubes: ClipTubelets) -> list[np.ndarray]:
-    """Copies of ``clips`` with the tubelets pasted on, patches cut from ``source`` (Eq. 5.4).
+    """Copies of ``clips`` with the tubelets pasted on, patches cut from ``source`` (Eq. 4).
 
     ``source`` and every clip are ``(T, H, W, C)`` arrays of one dtype; ``source`` is read,
     never written, so it may be one of ``clips``.

@@ -114,7 +114,7 @@ class Case:
 
 
 TARGET = Case(16, 112, 112, 32, 2, "rotation", "uint8", 1)
-"""The paper's training setting (§5.4.1) on one core."""
+"""The paper's training setting (§4.1) on one core."""
 TARGET_B1 = dataclasses.replace(TARGET, batch=1)
 """The same, one clip pair per call, as ``DataLoader`` workers make items."""
 SPEEDUP_TARGETS = {TARGET: 30.0, TARGET_B1: 15.0}

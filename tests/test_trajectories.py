@@ -1,4 +1,4 @@
-"""Paths and transform schedules follow §5.3.3–5.3.4 of the paper."""
+"""Paths and transform schedules follow §3.3–3.4 of the paper (arXiv:2303.11003)."""
 import numpy as np
 import pytest
 import scipy.ndimage

@@ -1,28 +1,32 @@
 """`TubeletConfig`: what to sample, with the paper's defaults.
 
-Every default reproduces the configuration of Tubelet-Contrastive Self-Supervision
-(ICCV 2023; section numbers refer to ``shared/paper/tubelet_contrast.md``):
+Every default reproduces the configuration of the paper: F. M. Thoker, H. Doughty and
+C. G. M. Snoek, "Tubelet-Contrastive Self-Supervision for Video-Efficient Generalization",
+ICCV 2023, arXiv:2303.11003 (https://arxiv.org/abs/2303.11003). § and Table numbers are
+the paper's; "supp." names a table of its supplementary material by title: *combinations*
+is "Tubelet Transformation Combinations", *ranges* "Tubelet Transformation Hyperparameters".
 
 ==========================  ==========================  ==========================================
 field                       default                     source
 ==========================  ==========================  ==========================================
-``num_tubelets``            2                           §5.4.1; Table 5.5
-``motion``                  ``"nonlinear"``             §5.3.3, Table 5.3: non-linear motion is best
-``transforms``              ``("rotation",)``           §5.4.2, Tables 5.4 and C.5: rotation
-``patch_size``              (16/112, 64/112)            §5.4.1: H'×W' uniform in [16, 64] px at 112 px
-``shapes``                  all of :data:`SHAPES`       §5.4.1: "a set of predefined shapes"
-``keyframes``               3                           §5.4.1: K=3 for linear motion and transforms
-``max_step``                (40/112, 80/112)            §5.4.1: Δ in [40, 80] px at 112 px
-``nonlinear_points``        48                          §5.4.1: N=48
-``nonlinear_sigma``         8.0                         §5.4.1: σ=8
+``num_tubelets``            2                           §4.1; Table 5
+``motion``                  ``"nonlinear"``             §3.3, Table 3: non-linear motion is best
+``transforms``              ``("rotation",)``           §4.2, Table 4, supp. *combinations*:
+                                                        rotation
+``patch_size``              (16/112, 64/112)            §4.1: H'×W' uniform in [16, 64] px at 112 px
+``shapes``                  all of :data:`SHAPES`       §4.1: "a set of predefined shapes"
+``keyframes``               3                           §4.1: K=3 for linear motion and transforms
+``max_step``                (40/112, 80/112)            §4.1: Δ in [40, 80] px at 112 px
+``nonlinear_points``        48                          §4.1: N=48
+``nonlinear_sigma``         8.0                         §4.1: σ=8
 ``nonlinear_extent``        (0.3, 1.0)                  ours: the paper's smoothed path spans a few
                                                         pixels only, so it is stretched to this
                                                         fraction of the frame
-``scale_range``             (0.5, 1.5)                  §5.3.4, Table C.6
-``rotation_range``          (-90, 90) degrees           §5.3.4, Table C.6
-``shear_range``             (-1.0, 1.0)                 Table C.6 ("we use shear values between
-                                                        -1.0 and 1.0"; §5.3.4 says 1.5)
-``opacity``                 (1.0, 1.0)                  §5.3.2: patches are pasted
+``scale_range``             (0.5, 1.5)                  §3.4, supp. *ranges*
+``rotation_range``          (-90, 90) degrees           §3.4, supp. *ranges*
+``shear_range``             (-1.0, 1.0)                 supp. *ranges* ("we use shear values
+                                                        between -1.0 and 1.0"; §3.4 says 1.5)
+``opacity``                 (1.0, 1.0)                  §3.2: patches are pasted
 ``softness``                (0.0, 0.0)                  ours: hard edges as in the paper
 ``p``                       1.0                         ours: every clip gets tubelets
 ==========================  ==========================  ==========================================

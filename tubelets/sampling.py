@@ -52,7 +52,7 @@ def sample_tubelets(
 ) -> Tubelets:
     """Sample tubelets for ``batch_size`` clips of ``frames × height × width`` pixels.
 
-    Patches are cropped from the same frame size (the source clip ``v1`` of §5.3.2);
+    Patches are cropped from the same frame size (the source clip ``v1`` of §3.2);
     the returned :class:`Tubelets` are sorted per clip, largest patch first (paint order).
 
     Args:
@@ -211,7 +211,7 @@ def _crops(uniform: trajectories.Uniform, batch: tuple[int, int], patch_size: tu
     """Crop boxes ``(B, M, 4)`` int64 inside the frame and their source frames ``(B, M)``.
 
     Width and height are drawn independently, each a fraction ``patch_size`` of the
-    frame's width or height (§5.4.1: 16 to 64 px at 112 px), at least one pixel.
+    frame's width or height (§4.1: 16 to 64 px at 112 px), at least one pixel.
     """
     extent = _between(uniform(Stream.CROP_SIZE, (*batch, 2)), patch_size) * size
     extent = extent.round().clamp(min=1.0)

@@ -21,7 +21,7 @@ def keyframe_times(uniform: Uniform, stream: Stream, batch: tuple[int, ...], key
                    device) -> torch.Tensor:
     """``(..., K)`` int64 sorted frame indices: the first, the last and ``K-2`` distinct others.
 
-    ``K = min(keyframes, frames)``; a single frame gives the single keyframe 0 (§5.3.3). The
+    ``K = min(keyframes, frames)``; a single frame gives the single keyframe 0 (§3.3). The
     interior keyframes are the frames of the ``K-2`` smallest of ``T-2`` uniforms (ties
     broken by frame), a uniformly random subset.
     """
@@ -49,14 +49,14 @@ def interpolate(times: torch.Tensor, values: torch.Tensor, frames: int) -> torch
 def keyframed(uniform: Uniform, stream: Stream, times: torch.Tensor, low: float, high: float, identity: float,
               dims: int, frames: int):
     """Transform parameters ``(..., T, dims)``: identity at the first keyframe, uniform in
-    ``[low, high]`` at the others, linear in between (§5.3.4, Eq. 5.7)."""
+    ``[low, high]`` at the others, linear in between (§3.4, Eq. 7)."""
     values = low + (high - low) * uniform(stream, (*times.shape, dims))
     values[..., 0, :] = identity
     return interpolate(times, values, frames)
 
 
 def static_path(uniform: Uniform, batch: tuple[int, ...], frames: int, size: torch.Tensor) -> torch.Tensor:
-    """``(..., T, 2)``: one uniform position held still (the "no motion" ablation, Table 5.3)."""
+    """``(..., T, 2)``: one uniform position held still (the "no motion" ablation, Table 3)."""
     start = uniform(Stream.STATIC_START, (*batch, 1, 2)) * (size - 1)
     return start.expand(*batch, frames, 2)
 
@@ -64,9 +64,9 @@ def static_path(uniform: Uniform, batch: tuple[int, ...], frames: int, size: tor
 def linear_path(uniform: Uniform, times: torch.Tensor, step: tuple[float, float], frames: int, size: torch.Tensor):
     """``(..., T, 2)`` through keyframe positions whose neighbours lie less than ``Δ`` apart.
 
-    ``Δ`` is drawn per path from ``step`` (fractions of the frame, §5.4.1); each next
+    ``Δ`` is drawn per path from ``step`` (fractions of the frame, §4.1); each next
     keyframe is uniform in the disc of radius ``Δ`` around the previous one, clipped to
-    the frame (Eq. 5.5).
+    the frame (Eq. 5).
     """
     batch, count = times.shape[:-1], times.shape[-1]
     limit = size - 1
@@ -81,7 +81,7 @@ def linear_path(uniform: Uniform, times: torch.Tensor, step: tuple[float, float]
 
 
 def nonlinear_path(uniform: Uniform, batch, points: int, sigma: float, extent, frames: int, size: torch.Tensor):
-    """``(..., T, 2)``: ``N`` uniform points, Gaussian-smoothed, resampled to ``T`` (Eq. 5.6).
+    """``(..., T, 2)``: ``N`` uniform points, Gaussian-smoothed, resampled to ``T`` (Eq. 6).
 
     Smoothing and resampling are linear, so they are one ``(N, T)`` matrix
     (:func:`nonlinear_matrix`). Smoothing ``N=48`` uniform points with ``σ=8`` leaves a path
