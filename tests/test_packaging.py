@@ -127,3 +127,51 @@ def test_overlay_init_documents_its_arguments():
     assert doc and "Initialize internal Module state" not in doc
     for argument in ("config", "data_format", "backend", "inplace", "**fields", "uint8", "degrees", "fractions"):
         assert argument in doc
+
+
+def test_user_facing_text_cites_nothing_outside_the_repository():
+    """Docstrings and docs cite the paper (arXiv:2303.11003), not files that only the
+    authors' workspace has (a folder named shared beside the checkout)."""
+    outside = "shared" + "/"
+    texts = [ROOT / "README.md", ROOT / "setup.py"]
+    for folder in ("tubelets", "kernels", "benchmarks", "examples", "tests", "csrc"):
+        texts += [p for p in (ROOT / folder).rglob("*") if p.suffix in (".py", ".md", ".h", ".cpp", ".cu")]
+    assert not [str(p.relative_to(ROOT)) for p in texts if outside in p.read_text(encoding="utf-8")]
+    assert "arXiv:2303.11003" in (ROOT / "tubelets" / "config.py").read_text(encoding="utf-8")
+
+
+def _quick_start() -> list[str]:
+    """README.md's "Quick start" section, as lines."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Quick start\n", 1)[1].split("\n## ", 1)[0]
+    return section.splitlines()
+
+
+def test_quick_start_is_two_commands_under_their_headings():
+    """One command sets everything up and runs the demo, one runs the tests."""
+    lines = _quick_start()
+    commands = [(i, line.strip()) for i, line in enumerate(lines) if line.startswith("    ") and line.strip()]
+    assert "```" not in "\n".join(lines) and len(commands) == 2, commands
+    (demo_at, demo), (tests_at, tests) = commands
+    heading = lambda at: next(line for line in reversed(lines[:at]) if line.strip())  # noqa: E731
+    assert heading(demo_at).startswith("Set up and run the demo") and heading(demo_at).endswith(":")
+    assert heading(tests_at) == "Run the tests:"
+    steps = demo.split(" && ")
+    assert steps[:2] == ["python3 -m venv .venv", ". .venv/bin/activate"]
+    assert steps[2] == "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+    assert steps[3].startswith("pip install \".[") and "demo" in steps[3] and "test" in steps[3]
+    assert steps[4:] == ["tubelets demo"]
+    assert tests.startswith((".venv/bin/python -m pytest ", "python -m pytest ")) and " tests" in tests
+
+
+def test_ci_runs_the_readmes_test_command():
+    """.ci/run's extraction of the test command, run on this README, gives the README's
+    command itself, whole."""
+    script = (ROOT / ".ci" / "run").read_text()
+    (extraction,) = [line for line in script.splitlines() if line.startswith("test_command=")]
+    result = subprocess.run(["bash", "-c", f'{extraction}\nprintf %s "$test_command"'], cwd=ROOT,
+                            capture_output=True, text=True, check=True)
+    command = result.stdout
+    assert command.startswith((".venv/bin/python -m pytest", "python -m pytest"))
+    assert command == [line.strip() for line in _quick_start() if line.startswith("    ")][-1]
+    assert 'bash -c "$test_command"' in script or "\n$test_command\n" in script
