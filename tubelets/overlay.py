@@ -46,6 +46,7 @@ from torch import nn
 
 from . import ops
 from .config import TubeletConfig
+from .layout import check_channels
 from .params import Tubelets
 from .sampling import sample_tubelets
 
@@ -60,7 +61,8 @@ class TubeletOverlay(nn.Module):
     """
 
     def __init__(self, config: TubeletConfig | None = None, *, data_format: str = "BCTHW",
-                 backend: str = "auto", inplace: bool = False, **fields: Any) -> None:
+                 backend: str = "auto", inplace: bool = False, channels: int | None = None,
+                 **fields: Any) -> None:
         """Args:
             config: what to sample, a :class:`TubeletConfig`; ``None``: the paper's
                 configuration, or the config that ``fields`` give.
@@ -72,6 +74,9 @@ class TubeletOverlay(nn.Module):
                 ``"cuda"``, ``"triton"``); ``tubelets info`` lists those built here.
             inplace: paint ``v1`` (and ``v2``) themselves and return them, instead of new
                 tensors.
+            channels: the clips' channel count, if more than 4 (see :mod:`tubelets.layout`:
+                without it, a clip with more channels is refused as one in another layout,
+                e.g. ``(T, H, W, C)``); given, clips must have exactly that many.
             **fields: instead of ``config``, its fields (not both), e.g. ``num_tubelets=2,
                 motion="nonlinear", transforms=("rotation",)``. Sizes and steps are
                 fractions of the frame (``patch_size=(16/112, 64/112)``: 16 to 64 px of a
@@ -83,8 +88,9 @@ class TubeletOverlay(nn.Module):
 
         Raises:
             ValueError: an unknown ``data_format`` or ``backend``, both ``config`` and
-                ``fields``, or a field out of its range.
-            TypeError: a non-bool ``inplace``, or a field of the wrong type.
+                ``fields``, ``channels`` below 1, or a field out of its range.
+            TypeError: a non-bool ``inplace``, a non-int ``channels``, or a field of the
+                wrong type.
         """
         super().__init__()
         if config is not None and fields:
@@ -95,7 +101,12 @@ class TubeletOverlay(nn.Module):
         self.config = config if config is not None else TubeletConfig(**fields)
         if not isinstance(inplace, bool):
             raise TypeError(f"inplace must be a bool, got {type(inplace).__name__}")
+        if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int)):
+            raise TypeError(f"channels must be an int or None, got {type(channels).__name__}")
+        if channels is not None and channels < 1:
+            raise ValueError(f"channels must be at least 1, got {channels}")
         self.data_format = data_format
+        self.channels = channels
         self.backend = backend
         self.inplace = inplace
 
@@ -155,7 +166,8 @@ class TubeletOverlay(nn.Module):
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
-        return f"{self.config}, data_format={self.data_format!r}, backend={self.backend!r}{inplace}"
+        channels = f", channels={self.channels}" if self.channels is not None else ""
+        return f"{self.config}, data_format={self.data_format!r}, backend={self.backend!r}{inplace}{channels}"
 
     def _logical(self, video: torch.Tensor) -> torch.Tensor:
         """A ``(B, C, T, H, W)`` view of a batch, or of a single clip as a batch of one, in
@@ -171,6 +183,8 @@ class TubeletOverlay(nn.Module):
             ops.check_no_grad(name, clip)
         first = clips[0]
         ops.check_tensor("v1", first, self.data_format, self.data_format[1:])
+        layout = self.data_format if first.dim() == len(self.data_format) else self.data_format[1:]
+        check_channels("v1", first, layout, self.channels)
         if len(clips) == 2:
             second = clips[1]
             if (second.shape, second.dtype, second.device) != (first.shape, first.dtype, first.device):
