@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import cpu_backends, outside_every_patch
+from helpers import cpu_backends, outside_every_patch, run_python
 from tubelets import TubeletConfig, TubeletOverlay, Tubelets, composite, sample_tubelets
 from tubelets.config import MOTIONS, TRANSFORMS
 
@@ -436,3 +436,32 @@ def test_generator_of_the_wrong_type(generator):
     v1, v2 = clips()
     with pytest.raises(TypeError, match=f"generator must be a torch.Generator or None, got {type(generator).__name__}"):
         TubeletOverlay()(v1, v2, generator=generator)
+
+
+FALLBACK = """
+import sys, warnings
+sys.modules["tubelets._C"] = None  # as if it was not built
+import torch
+from tubelets import TubeletOverlay
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    overlay = TubeletOverlay()
+    for _ in range(3):
+        overlay(torch.zeros(1, 3, 2, 8, 8, dtype=torch.uint8))
+print(len(caught))
+for warning in caught:
+    print(warning.category.__name__, warning.message)
+"""
+
+
+def test_auto_warns_once_when_it_falls_back_to_the_reference():
+    """Without the C++ backend, ``auto`` runs the reference: one warning with the reason and
+    where to look, not one per call, and none with the backend built."""
+    child = run_python(FALLBACK)
+    assert child.returncode == 0, child.stderr
+    lines = child.stdout.splitlines()
+    assert lines[0] == "1", child.stdout
+    assert lines[1].startswith("RuntimeWarning tubelets: backend 'auto' paints cpu tensors with the reference")
+    assert "tubelets._C was not built" in lines[1] and "`tubelets info`" in lines[1]
+    built = run_python(FALLBACK.replace('sys.modules["tubelets._C"] = None', "pass"))
+    assert built.returncode == 0 and built.stdout.splitlines()[0] == "0", built.stdout + built.stderr

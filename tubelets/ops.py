@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 from typing import Callable
 
 import torch
@@ -154,12 +155,24 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     """The backend that ``backend`` names for tensors on ``device``; raises if unusable."""
     if backend == "auto":
         preference = ("triton", "cuda", "torch") if device.type == "cuda" else ("cpu", "torch")
-        return next(name for name in preference if unavailable(name, device) is None)
+        name = next(name for name in preference if unavailable(name, device) is None)
+        if name == "torch":
+            _warn_reference_fallback(device.type, tuple(unavailable(other, device) for other in preference[:-1]))
+        return name
     check_backend_name(backend)
     reason = unavailable(backend, device)
     if reason is not None:
         raise RuntimeError(f"backend {backend!r} cannot run on {device.type} tensors: {reason}")
     return backend
+
+
+@functools.cache
+def _warn_reference_fallback(device_type: str, reasons: tuple) -> None:
+    """Once per process and device type: ``auto`` paints with the reference, ~200× slower
+    than a compiled backend, because none was built or loads."""
+    warnings.warn(f"tubelets: backend 'auto' paints {device_type} tensors with the reference, about 200x "
+                  f"slower than a compiled backend: {'; '.join(reasons)}. `tubelets info` shows what was "
+                  "built and why not.", RuntimeWarning, stacklevel=4)
 
 
 def check_backend_name(backend: str) -> None:
