@@ -148,23 +148,33 @@ bool fast_path(const PaintArgs& args) {
 // memory stays bounded whatever the batch size.
 constexpr int64_t kChunkBytes = int64_t(32) << 20;
 
-// The quads of a tubelet's crop: channels × height × width.
+// The first column (row) of the source that a crop starting at `low` can sample: `low`
+// itself, or below it where float32 rounds it down (sources over 2^24 pixels across):
+// source_point clamps positions in float32, as the reference does.
+inline int64_t reach_low(int64_t low) {
+  const int64_t rounded = int64_t(float(low));
+  return rounded < low ? rounded : low;
+}
+
+// The quads of a tubelet's crop, from reach_low of its first column and row:
+// channels × height × width.
 inline int64_t crop_quads(const Patch& patch, int64_t channels) {
-  return channels * (patch.y_hi - patch.y_lo + 1) * (patch.x_hi - patch.x_lo + 1);
+  return channels * (patch.y_hi - reach_low(patch.y_lo) + 1) * (patch.x_hi - reach_low(patch.x_lo) + 1);
 }
 
 // Reads a tubelet's crop of `frame` (channel 0 of its source frame) into `quads`
-// (crop_quads of them), as paint_span.h's Crop lays them out.
+// (crop_quads of them), as paint_span.h's Crop lays them out; returns the Crop.
 template <typename scalar_t>
-void read_crop(const Patch& patch, const scalar_t* frame, const int64_t* stride, int64_t channels,
-               Quad<scalar_t>* quads) {
-  const int64_t width = patch.x_hi - patch.x_lo + 1;
+Crop<scalar_t> read_crop(const Patch& patch, const scalar_t* frame, const int64_t* stride, int64_t channels,
+                         Quad<scalar_t>* quads) {
+  const int64_t x_lo = reach_low(patch.x_lo), y_lo = reach_low(patch.y_lo);
+  const int64_t width = patch.x_hi - x_lo + 1, height = patch.y_hi - y_lo + 1;
   const int64_t column = stride[4];
   for (int64_t c = 0; c < channels; ++c) {
-    for (int64_t y = patch.y_lo; y <= patch.y_hi; ++y) {
-      const scalar_t* row = frame + c * stride[1] + y * stride[3] + patch.x_lo * column;
+    for (int64_t y = y_lo; y <= patch.y_hi; ++y) {
+      const scalar_t* row = frame + c * stride[1] + y * stride[3] + x_lo * column;
       const scalar_t* below = y < patch.y_hi ? row + stride[3] : row;
-      Quad<scalar_t>* out = quads + (c * (patch.y_hi - patch.y_lo + 1) + (y - patch.y_lo)) * width;
+      Quad<scalar_t>* out = quads + (c * height + (y - y_lo)) * width;
       // The last column's right neighbour is itself (clamped to the crop): apart, so that
       // the loop has no select and vectorises where the rows are contiguous.
       for (int64_t x = 0; x + 1 < width; ++x) {
@@ -174,6 +184,7 @@ void read_crop(const Patch& patch, const scalar_t* frame, const int64_t* stride,
       out[width - 1] = Quad<scalar_t>{{row[last], row[last], below[last], below[last]}};
     }
   }
+  return Crop<scalar_t>{quads, width, width * height, y_lo * width + x_lo};
 }
 
 // Whether spans are painted by paint_rows_avx512: where the CPU has AVX-512, unless
@@ -194,7 +205,7 @@ void paint_run(const Layout& layout, const Patch patch, const PatchRow row, int6
   float alpha[kRun], fx[kRun], fy[kRun];
   index_t at[kRun];
   const index_t first = index_t(x), n = index_t(count);   // x fits: boxes are int32
-  const index_t width = index_t(crop.width), origin = index_t(patch.y_lo * crop.width + patch.x_lo);
+  const index_t width = index_t(crop.width), origin = index_t(crop.origin);
   // Rounded up to whole SSE vectors (kRun is a multiple of 4), which spares the loop
   // its scalar tail; the pixels past the run are computed and ignored.
   const index_t blocks = (n + 3) / 4;
@@ -381,10 +392,8 @@ void paint_frames(const PaintArgs& args, int num_threads) {
     for (int64_t bm = b0 * tubelets; bm < (b0 + clips) * tubelets; ++bm) {
       const int64_t b = bm / tubelets, m = bm % tubelets;
       const Patch patch = load_patch(args, b, m, 0);
-      Quad<scalar_t>* at = quads.get() + first[bm];
-      const int64_t width = patch.x_hi - patch.x_lo + 1;
-      read_crop(patch, static_cast<const scalar_t*>(args.source) + b * ss[0] + patch.frame * ss[2], ss, channels, at);
-      crops[bm] = Crop<scalar_t>{at, width, width * (patch.y_hi - patch.y_lo + 1)};
+      crops[bm] = read_crop(patch, static_cast<const scalar_t*>(args.source) + b * ss[0] + patch.frame * ss[2], ss,
+                            channels, quads.get() + first[bm]);
     }
     // Boxes differ in size from frame to frame: hand frames out dynamically.
 #pragma omp parallel for schedule(dynamic) num_threads(num_threads)

@@ -47,10 +47,10 @@ struct Lanes {
   __m512 opacity, softness;
   __m512 centre_x, centre_y, half_x, half_y, x_lo, y_lo, x_hi, y_hi;
   __m512i last_x, last_y;  // x_hi, y_hi as integers
-  __m512i width, origin;   // the crop's quads per row, and the index of (x_lo, y_lo) in them
+  __m512i width, origin;   // the crop's quads per row, and Crop::origin
 };
 
-Lanes lanes_of(const Patch& patch, int64_t width) {
+Lanes lanes_of(const Patch& patch, int64_t width, int64_t origin) {
   const float* m = patch.affine;
   return Lanes{_mm512_set1_ps(m[0]), _mm512_set1_ps(m[2]), _mm512_set1_ps(m[3]), _mm512_set1_ps(m[5]),
                _mm512_set1_ps(patch.opacity), _mm512_set1_ps(patch.softness),
@@ -59,7 +59,7 @@ Lanes lanes_of(const Patch& patch, int64_t width) {
                _mm512_set1_ps(float(patch.x_lo)), _mm512_set1_ps(float(patch.y_lo)),
                _mm512_set1_ps(float(patch.x_hi)), _mm512_set1_ps(float(patch.y_hi)),
                _mm512_set1_epi32(int32_t(patch.x_hi)), _mm512_set1_epi32(int32_t(patch.y_hi)),
-               _mm512_set1_epi32(int32_t(width)), _mm512_set1_epi32(int32_t(patch.y_lo * width + patch.x_lo))};
+               _mm512_set1_epi32(int32_t(width)), _mm512_set1_epi32(int32_t(origin))};
 }
 
 // shape_alpha of composite.h, for one shape.
@@ -219,7 +219,7 @@ void paint_block(const Rows<scalar_t>& rows) {
     frames[p] = used ? rows.frames[p] : nullptr;
   }
   const Patch& patch = rows.patch;
-  const Lanes k = lanes_of(patch, rows.crop.width);
+  const Lanes k = lanes_of(patch, rows.crop.width, rows.crop.origin);
   for (int64_t i = 0; i < rows.count; ++i) {
     const Box span = rows.spans[i];
     if (span.x1 < span.x0) continue;

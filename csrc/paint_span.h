@@ -26,14 +26,13 @@ struct Quad {
 };
 
 // A tubelet's crop, read from the source before any output pixel is written: channel
-// c's quads at quads + c * plane, the quad of source pixel (x, y) at
-// (y - patch.y_lo) * width + (x - patch.x_lo). One gather per channel reads all four
-// taps of a uint8 pixel, every read stays inside the crop, and the source may be an
-// output painted in place.
+// c's quads at quads + c * plane, the quad of source pixel (x, y) at y * width + x -
+// origin. One gather per channel reads all four taps of a uint8 pixel, every read stays
+// inside the quads, and the source may be an output painted in place.
 template <typename scalar_t>
 struct Crop {
   const Quad<scalar_t>* quads;
-  int64_t width, plane;
+  int64_t width, plane, origin;
 };
 
 // Rows y0 .. y0 + count - 1 of a tubelet's box, row y0 + i over the columns

@@ -1,8 +1,17 @@
-"""Shared test settings: hypothesis without deadlines (first calls compile/warm up)."""
+"""Shared test settings: the installed package, and hypothesis without deadlines (first
+calls compile/warm up)."""
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# `python -m pytest` puts the current folder first on sys.path: in the repository root that
+# is the source tree, which would shadow the installed package and lacks its compiled
+# modules (and tubelets.kernels, installed from kernels/). The tests import the installed one.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or os.curdir).resolve() != ROOT]
 
 settings.register_profile(
     "default", deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow]
