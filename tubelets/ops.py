@@ -92,7 +92,9 @@ def composite(
         )
     else:
         check_no_grad("out", out)
-    paint_([out], [] if reference.same_elements(out, video) else [video], source, tubelets, backend=backend, validate=validate)
+    # Whether out is video (in place) is decided inside the op, where data pointers are real
+    # (torch.compile cannot compare them here under fullgraph=True).
+    paint_([out], [video], source, tubelets, backend=backend, validate=validate)
     return out
 
 
@@ -229,6 +231,8 @@ def _paint_op(
     parameters = {"inv_affine": inv_affine, "opacity": opacity, "src_box": src_box, "src_frame": src_frame,
                   "shape": shape, "softness": softness}
     _check_memory(outs, ins, source, parameters)
+    if ins and all(reference.same_elements(out, video) for out, video in zip(outs, ins)):
+        ins = []  # every output is its own input: paint in place
     if outs[0].numel() == 0:
         return
     # A host read cannot happen inside a CUDA graph capture; the kernels clamp every index.

@@ -36,6 +36,16 @@ each rank differently, e.g. ``torch.manual_seed(seed + rank)``, or pass
 ``generator=torch.Generator().manual_seed(seed + rank)``. The module holds no mutable
 state, so threads may share it; give each thread explicit ``tubelets`` or its own
 generator, as the global RNG is then drawn in whatever order the threads run.
+
+Under ``torch.compile`` (inductor) the seed is still torch's own draw from the global RNG,
+so after the same ``torch.manual_seed`` a compiled call gives bit-identical outputs and
+tubelets to an eager one, and leaves the RNG in the same state. That holds while the
+compiled function makes no other random op that inductor generates itself (``torch.rand``
+of your own, say): inductor then seeds its RNG from the global one, which may change the
+draw; set ``torch._inductor.config.fallback_random = True`` to keep eager's draws. A
+``generator=`` cannot enter a graph: the seed is drawn outside it (a graph break), so
+compile with ``fullgraph=False``; ``fullgraph=True`` raises ``torch._dynamo.exc.Unsupported``
+saying so (tests/test_compile.py).
 """
 from __future__ import annotations
 

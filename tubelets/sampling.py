@@ -90,8 +90,25 @@ def sample_tubelets(
 def draw_seed(device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
     """A 0-dim int64 tensor of 64 random bits from ``generator`` (or the global RNG of
     ``device``), on the generator's device: one op, and the host never reads it."""
-    where = generator.device if generator is not None else device
-    return torch.randint(-(2**63), 2**63 - 1, (), generator=generator, device=where, dtype=torch.int64)
+    if generator is not None:
+        return _draw_from(generator)
+    # generator=None spelled out: that overload (aten.randint.low_generator) stays torch's own
+    # draw under inductor, which would replace aten.randint.low by its own RNG (another seed).
+    return torch.randint(-(2**63), 2**63 - 1, (), generator=None, device=device, dtype=torch.int64)
+
+
+GENERATOR_UNDER_FULLGRAPH = (
+    "tubelets: torch.compile cannot put a torch.Generator into a graph, so a seed drawn from "
+    "`generator=` runs outside it: compile with fullgraph=False (a graph break here), or "
+    "seed the global RNG with torch.manual_seed and pass no generator"
+)
+
+
+@torch.compiler.disable(reason=GENERATOR_UNDER_FULLGRAPH)
+def _draw_from(generator: torch.Generator) -> torch.Tensor:
+    """The seed from ``generator``, eagerly: under torch.compile a graph break
+    (``fullgraph=True`` raises, with :data:`GENERATOR_UNDER_FULLGRAPH`)."""
+    return torch.randint(-(2**63), 2**63 - 1, (), generator=generator, device=generator.device, dtype=torch.int64)
 
 
 def resolve_sampler(backend: str, device: torch.device) -> str:
