@@ -1,7 +1,8 @@
 // The CPU backend of tubelets._C, OpenMP over a chunk of clips at a time: first every
-// tubelet's crop is read into quads (paint_span.h's Crop: the four bilinear taps of each
-// source pixel side by side), then each of the chunk's frames is copied from the inputs
-// to the outputs (unless painted in place) and painted tubelet by tubelet, row by row,
+// tubelet's crop is read into cells (paint_span.h's Crop: for uint8 the four bilinear
+// taps of each source pixel side by side, else the crop padded by a row and a column),
+// then each of the chunk's frames is copied from the inputs to the outputs (unless
+// painted in place) and painted tubelet by tubelet, row by row,
 // over the part of the row the patch may cover, in runs of up to kRun pixels: the frame
 // is still in cache when it is painted, so each output pixel goes to memory once.
 // Since every crop is read before any pixel is written, the source may be an output
@@ -15,7 +16,7 @@
 // fast_path) go to paint_rows_avx512 (paint_avx512.cpp), 16 pixels a step in
 // registers: ~3x the portable passes. Elsewhere each run goes in passes over arrays,
 // one per step of composite.h's per-pixel math, so that the compiler vectorises every
-// pass but the gathers from the quads. Both compute exactly the float32 expressions
+// pass but the gathers from the crop. Both compute exactly the float32 expressions
 // of paint_pixel, so the results are those of the reference bit for bit.
 #include <sys/mman.h>
 #if defined(__SSE2__)
@@ -134,17 +135,18 @@ inline void quantise_row(const float* values, int64_t lo, int64_t hi, uint8_t* o
 
 // The fast path: rows contiguous in every output (the usual layouts), a source below
 // 2^24 pixels across, so that source indices are exact in float32 and fit int32 (SSE2
-// vectorises int32 conversions, not int64 ones), and a crop plane whose quad indices,
-// in floats, fit int32 (AVX-512 gathers take int32 indices).
+// vectorises int32 conversions, not int64 ones), and a crop plane whose cell indices
+// fit int32 (AVX-512 gathers take int32 indices): a padded crop has a row and a column
+// more than the source at most.
 bool fast_path(const PaintArgs& args) {
   const int64_t limit = int64_t(1) << 24;
   bool rows = true;
   for (int64_t p = 0; p < args.copies; ++p) rows &= args.out_stride[p][4] == 1;
   return rows && args.source_size[3] <= limit && args.source_size[4] <= limit &&
-         args.source_size[3] * args.source_size[4] * 4 <= INT32_MAX;
+         (args.source_size[3] + 1) * (args.source_size[4] + 1) <= INT32_MAX;
 }
 
-// Quads of one chunk of clips, at most about this many bytes unless one clip needs more:
+// Cells of one chunk of clips, at most about this many bytes unless one clip needs more:
 // memory stays bounded whatever the batch size.
 constexpr int64_t kChunkBytes = int64_t(32) << 20;
 
@@ -156,35 +158,56 @@ inline int64_t reach_low(int64_t low) {
   return rounded < low ? rounded : low;
 }
 
-// The quads of a tubelet's crop, from reach_low of its first column and row:
-// channels × height × width.
-inline int64_t crop_quads(const Patch& patch, int64_t channels) {
-  return channels * (patch.y_hi - reach_low(patch.y_lo) + 1) * (patch.x_hi - reach_low(patch.x_lo) + 1);
+// The cells of a tubelet's crop (paint_span.h's Crop), from reach_low of its first
+// column and row: channels × height × width quads, or the values with a copied column
+// and row, channels × (height + 1) × (width + 1).
+template <typename scalar_t>
+inline int64_t crop_cells(const Patch& patch, int64_t channels) {
+  const int64_t pad = CropCell<scalar_t>::kQuads ? 0 : 1;
+  return channels * (patch.y_hi - reach_low(patch.y_lo) + 1 + pad) * (patch.x_hi - reach_low(patch.x_lo) + 1 + pad);
 }
 
-// Reads a tubelet's crop of `frame` (channel 0 of its source frame) into `quads`
-// (crop_quads of them), as paint_span.h's Crop lays them out; returns the Crop.
+// Reads a tubelet's crop of `frame` (channel 0 of its source frame) into `cells`
+// (crop_cells of them), as paint_span.h's Crop lays them out; returns the Crop.
 template <typename scalar_t>
 Crop<scalar_t> read_crop(const Patch& patch, const scalar_t* frame, const int64_t* stride, int64_t channels,
-                         Quad<scalar_t>* quads) {
+                         typename Crop<scalar_t>::Cell* cells) {
   const int64_t x_lo = reach_low(patch.x_lo), y_lo = reach_low(patch.y_lo);
   const int64_t width = patch.x_hi - x_lo + 1, height = patch.y_hi - y_lo + 1;
   const int64_t column = stride[4];
-  for (int64_t c = 0; c < channels; ++c) {
-    for (int64_t y = y_lo; y <= patch.y_hi; ++y) {
-      const scalar_t* row = frame + c * stride[1] + y * stride[3] + x_lo * column;
-      const scalar_t* below = y < patch.y_hi ? row + stride[3] : row;
-      Quad<scalar_t>* out = quads + (c * height + (y - y_lo)) * width;
-      // The last column's right neighbour is itself (clamped to the crop): apart, so that
-      // the loop has no select and vectorises where the rows are contiguous.
-      for (int64_t x = 0; x + 1 < width; ++x) {
-        out[x] = Quad<scalar_t>{{row[x * column], row[(x + 1) * column], below[x * column], below[(x + 1) * column]}};
+  if constexpr (CropCell<scalar_t>::kQuads) {
+    for (int64_t c = 0; c < channels; ++c) {
+      for (int64_t y = y_lo; y <= patch.y_hi; ++y) {
+        const scalar_t* row = frame + c * stride[1] + y * stride[3] + x_lo * column;
+        const scalar_t* below = y < patch.y_hi ? row + stride[3] : row;
+        Quad<scalar_t>* out = cells + (c * height + (y - y_lo)) * width;
+        // The last column's right neighbour is itself (clamped to the crop): apart, so
+        // that the loop has no select and vectorises where the rows are contiguous.
+        for (int64_t x = 0; x + 1 < width; ++x) {
+          out[x] = Quad<scalar_t>{{row[x * column], row[(x + 1) * column], below[x * column], below[(x + 1) * column]}};
+        }
+        const int64_t last = (width - 1) * column;
+        out[width - 1] = Quad<scalar_t>{{row[last], row[last], below[last], below[last]}};
       }
-      const int64_t last = (width - 1) * column;
-      out[width - 1] = Quad<scalar_t>{{row[last], row[last], below[last], below[last]}};
     }
+    return Crop<scalar_t>{cells, width, width * height, y_lo * width + x_lo};
+  } else {
+    const int64_t padded = width + 1, plane = padded * (height + 1);
+    for (int64_t c = 0; c < channels; ++c) {
+      scalar_t* out = cells + c * plane;
+      for (int64_t y = y_lo; y <= patch.y_hi; ++y, out += padded) {
+        const scalar_t* row = frame + c * stride[1] + y * stride[3] + x_lo * column;
+        if (column == 1) {
+          std::memcpy(out, row, sizeof(scalar_t) * width);
+        } else {
+          for (int64_t x = 0; x < width; ++x) out[x] = row[x * column];
+        }
+        out[width] = out[width - 1];
+      }
+      std::memcpy(out, out - padded, sizeof(scalar_t) * padded);  // the last row, again
+    }
+    return Crop<scalar_t>{cells, padded, plane, y_lo * padded + x_lo};
   }
-  return Crop<scalar_t>{quads, width, width * height, y_lo * width + x_lo};
 }
 
 // Whether spans are painted by paint_rows_avx512: where the CPU has AVX-512, unless
@@ -234,12 +257,13 @@ void paint_run(const Layout& layout, const Patch patch, const PatchRow row, int6
                               : kChannelGroup;
     // 3. Gather the quad of each channel (no arithmetic: it is the one pass that
     //    cannot vectorise), then interpolate.
-    const Quad<scalar_t>* planes = crop.quads + group_start * crop.plane;
+    const auto* planes = crop.cells + group_start * crop.plane;
     scalar_t corners[kChannelGroup][4][kRun];
     for (index_t i = lo; i < hi; ++i) {
       for (int64_t g = 0; g < group; ++g) {
-        const Quad<scalar_t>& quad = planes[g * crop.plane + at[i]];
-        for (int k = 0; k < 4; ++k) corners[g][k][i] = quad.tap[k];
+        scalar_t tap[4];
+        Crop<scalar_t>::taps(planes + g * crop.plane, at[i], crop.width, tap);
+        for (int k = 0; k < 4; ++k) corners[g][k][i] = tap[k];
       }
     }
     for (int64_t g = 0; g < group; ++g) {
@@ -366,24 +390,25 @@ void paint_frames(const PaintArgs& args, int num_threads) {
     layout.out_column[p] = args.out_stride[p][4];
     in_place[p] = paints_in_place(args, p);
   }
-  // Each tubelet's first quad, counted from its chunk's first; chunks of whole clips.
+  using Cell = typename Crop<scalar_t>::Cell;
+  // Each tubelet's first cell, counted from its chunk's first; chunks of whole clips.
   std::vector<int64_t> first(batch * tubelets + 1);
   std::vector<int64_t> chunks{0};  // the first clip of each chunk, then batch
-  int64_t largest = 0;             // quads of the largest chunk
-  for (int64_t b = 0, quads = 0; b < batch; ++b) {
-    if (quads * int64_t(sizeof(Quad<scalar_t>)) >= kChunkBytes) {
+  int64_t largest = 0;             // cells of the largest chunk
+  for (int64_t b = 0, cells = 0; b < batch; ++b) {
+    if (cells * int64_t(sizeof(Cell)) >= kChunkBytes) {
       chunks.push_back(b);
-      quads = 0;
+      cells = 0;
     }
     for (int64_t m = 0; m < tubelets; ++m) {
-      first[b * tubelets + m] = quads;
-      quads += crop_quads(load_patch(args, b, m, 0), channels);
+      first[b * tubelets + m] = cells;
+      cells += crop_cells<scalar_t>(load_patch(args, b, m, 0), channels);
     }
-    largest = quads > largest ? quads : largest;
+    largest = cells > largest ? cells : largest;
   }
   chunks.push_back(batch);
-  // Not value-initialised: every quad is written before it is read.
-  std::unique_ptr<Quad<scalar_t>[]> quads(new Quad<scalar_t>[largest > 0 ? largest : 1]);
+  // Not value-initialised: every cell is written before it is read.
+  std::unique_ptr<Cell[]> cells(new Cell[largest > 0 ? largest : 1]);
   std::vector<Crop<scalar_t>> crops(batch * tubelets);
   for (size_t chunk = 0; chunk + 1 < chunks.size(); ++chunk) {
     const int64_t b0 = chunks[chunk], clips = chunks[chunk + 1] - b0;
@@ -393,7 +418,7 @@ void paint_frames(const PaintArgs& args, int num_threads) {
       const int64_t b = bm / tubelets, m = bm % tubelets;
       const Patch patch = load_patch(args, b, m, 0);
       crops[bm] = read_crop(patch, static_cast<const scalar_t*>(args.source) + b * ss[0] + patch.frame * ss[2], ss,
-                            channels, quads.get() + first[bm]);
+                            channels, cells.get() + first[bm]);
     }
     // Boxes differ in size from frame to frame: hand frames out dynamically.
 #pragma omp parallel for schedule(dynamic) num_threads(num_threads)

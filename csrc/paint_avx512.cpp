@@ -10,7 +10,8 @@
 // Pixels outside the span, or where alpha <= 0, are masked off: nothing is read from
 // or written to the outputs there. The source positions of every lane are clamped into
 // the crop, so even masked-off lanes would read inside it. The taps come from the
-// tubelet's Crop: a uint8 lane reads its four in one 32-bit gather.
+// tubelet's Crop: a uint8 lane reads its four in one 32-bit gather, a float32 lane in
+// four gathers from the padded crop.
 #include "paint_span.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -47,7 +48,7 @@ struct Lanes {
   __m512 opacity, softness;
   __m512 centre_x, centre_y, half_x, half_y, x_lo, y_lo, x_hi, y_hi;
   __m512i last_x, last_y;  // x_hi, y_hi as integers
-  __m512i width, origin;   // the crop's quads per row, and Crop::origin
+  __m512i width, origin;   // the crop's cells per row, and Crop::origin
 };
 
 Lanes lanes_of(const Patch& patch, int64_t width, int64_t origin) {
@@ -82,7 +83,7 @@ inline __mmask16 covers16(__m512 ux, __m512 uy, __m512 ax, __m512 ay) {
   return _mm512_cmp_ps_mask(distance16<kShape>(ux, uy, ax, ay), _mm512_set1_ps(1.0f), _CMP_LE_OQ);
 }
 
-// Where 16 pixels sample the source: the index of the quad of (x0, y0) in the crop's
+// Where 16 pixels sample the source: the index of the cell of (x0, y0) in the crop's
 // plane, and the weights.
 struct Taps {
   __m512i at;
@@ -105,8 +106,9 @@ inline __m512 bilinear16(__m512 v00, __m512 v01, __m512 v10, __m512 v11, __m512 
   return _mm512_add_ps(top, _mm512_mul_ps(fy, _mm512_sub_ps(bottom, top)));
 }
 
-// The bilinear sample of one plane of quads at `taps`, in the lanes of `mask`.
-inline __m512 sample16(const Quad<uint8_t>* plane, const Taps& taps, __mmask16 mask) {
+// The bilinear sample of one plane of the crop at `taps`, in the lanes of `mask`.
+// uint8: quads, one 32-bit gather per lane (`width` is not needed).
+inline __m512 sample16(const Quad<uint8_t>* plane, int64_t, const Taps& taps, __mmask16 mask) {
   const __m512i byte = _mm512_set1_epi32(0xff);
   const __m512i quad = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, taps.at, plane, 4);
   const __m512 v00 = _mm512_cvtepi32_ps(_mm512_and_si512(quad, byte));
@@ -116,14 +118,14 @@ inline __m512 sample16(const Quad<uint8_t>* plane, const Taps& taps, __mmask16 m
   return bilinear16(v00, v01, v10, v11, taps.fx, taps.fy);
 }
 
-inline __m512 sample16(const Quad<float>* plane, const Taps& taps, __mmask16 mask) {
+// float32: the padded crop of paint_span.h, a row of `width` values.
+inline __m512 sample16(const float* plane, int64_t width, const Taps& taps, __mmask16 mask) {
   const __m512 none = _mm512_setzero_ps();
-  const float* taps0 = plane->tap;
-  const __m512i at = _mm512_slli_epi32(taps.at, 2);  // in floats; fits: see fast_path
-  return bilinear16(_mm512_mask_i32gather_ps(none, mask, at, taps0, 4),
-                    _mm512_mask_i32gather_ps(none, mask, at, taps0 + 1, 4),
-                    _mm512_mask_i32gather_ps(none, mask, at, taps0 + 2, 4),
-                    _mm512_mask_i32gather_ps(none, mask, at, taps0 + 3, 4), taps.fx, taps.fy);
+  const float* below = plane + width;
+  return bilinear16(_mm512_mask_i32gather_ps(none, mask, taps.at, plane, 4),
+                    _mm512_mask_i32gather_ps(none, mask, taps.at, plane + 1, 4),
+                    _mm512_mask_i32gather_ps(none, mask, taps.at, below, 4),
+                    _mm512_mask_i32gather_ps(none, mask, taps.at, below + 1, 4), taps.fx, taps.fy);
 }
 
 // Output pixels as float32, in the lanes of `mask`.
@@ -157,7 +159,7 @@ inline void store16(float* out, __mmask16 mask, __m512 value) { _mm512_mask_stor
 // 0, column 0 of the row in output p.
 template <typename scalar_t, int32_t kShape, bool kSoft>
 inline void paint_row(const Lanes& k, PatchRow row, int64_t x0, int64_t x1, int64_t channels,
-                      int64_t copies, const Quad<scalar_t>* quads, int64_t plane,
+                      int64_t copies, const typename Crop<scalar_t>::Cell* cells, int64_t width, int64_t plane,
                       const int64_t* out_plane, scalar_t* const* out) {
   const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -182,14 +184,14 @@ inline void paint_row(const Lanes& k, PatchRow row, int64_t x0, int64_t x1, int6
     const Taps taps = taps_of(k, ux, uy);
     if ((paint & ~opaque) == 0) {  // all opaque: the canvas is not read (reads that miss the cache stall)
       for (int64_t c = 0; c < channels; ++c) {
-        const auto stored = quantise_sample16(sample16(quads + c * plane, taps, paint), scalar_t{});
+        const auto stored = quantise_sample16(sample16(cells + c * plane, width, taps, paint), scalar_t{});
         for (int64_t p = 0; p < copies; ++p) store16(out[p] + c * out_plane[p] + x, paint, stored);
       }
       continue;
     }
     const __m512 keep = _mm512_sub_ps(one, alpha);
     for (int64_t c = 0; c < channels; ++c) {
-      const __m512 value = sample16(quads + c * plane, taps, paint);
+      const __m512 value = sample16(cells + c * plane, width, taps, paint);
       const __m512 painted = _mm512_mul_ps(value, alpha);
       for (int64_t p = 0; p < copies; ++p) {
         scalar_t* at = out[p] + c * out_plane[p] + x;
@@ -208,8 +210,8 @@ template <typename scalar_t, int32_t kShape, bool kSoft, int64_t kChannels>
 void paint_block(const Rows<scalar_t>& rows) {
   const Layout& layout = rows.layout;
   const int64_t channels = kChannels ? kChannels : layout.channels, copies = layout.copies;
-  const Quad<scalar_t>* quads = rows.crop.quads;
-  const int64_t plane = rows.crop.plane;
+  const auto* cells = rows.crop.cells;
+  const int64_t width = rows.crop.width, plane = rows.crop.plane;
   int64_t out_plane[kMaxCopies], out_row[kMaxCopies];
   scalar_t* frames[kMaxCopies];
   for (int64_t p = 0; p < kMaxCopies; ++p) {
@@ -238,8 +240,8 @@ void paint_block(const Rows<scalar_t>& rows) {
         }
       }
     }
-    paint_row<scalar_t, kShape, kSoft>(k, patch_row(patch, y), span.x0, span.x1, channels, copies, quads,
-                                       plane, out_plane, out);
+    paint_row<scalar_t, kShape, kSoft>(k, patch_row(patch, y), span.x0, span.x1, channels, copies, cells,
+                                       width, plane, out_plane, out);
   }
 }
 

@@ -25,14 +25,43 @@ struct Quad {
   scalar_t tap[4];
 };
 
+// What a crop is read into, per dtype. uint8: quads, so that one 32-bit gather reads
+// all four taps of a pixel. Wider types: the values themselves, each row followed by a
+// copy of its last value and the rows by a copy of the last row, so that the taps of
+// (x, y) lie at +0, +1, +width and +width + 1 with the clamp built in; quads would be
+// four times the bytes and spare no gather (a tap is a gather of its own either way).
+template <typename scalar_t>
+struct CropCell {
+  using type = scalar_t;
+  static constexpr bool kQuads = false;
+};
+template <>
+struct CropCell<uint8_t> {
+  using type = Quad<uint8_t>;
+  static constexpr bool kQuads = true;
+};
+
 // A tubelet's crop, read from the source before any output pixel is written: channel
-// c's quads at quads + c * plane, the quad of source pixel (x, y) at y * width + x -
-// origin. One gather per channel reads all four taps of a uint8 pixel, every read stays
-// inside the quads, and the source may be an output painted in place.
+// c's cells at cells + c * plane, the cell of source pixel (x, y) at y * width + x -
+// origin (width: cells per row). Every read stays inside the cells, and the source may
+// be an output painted in place.
 template <typename scalar_t>
 struct Crop {
-  const Quad<scalar_t>* quads;
+  using Cell = typename CropCell<scalar_t>::type;
+  const Cell* cells;
   int64_t width, plane, origin;
+
+  // The taps of the cell at `at` of channel plane `cells`, as bilinear() takes them.
+  static void taps(const Cell* cells, int64_t at, int64_t width, scalar_t (&tap)[4]) {
+    if constexpr (CropCell<scalar_t>::kQuads) {
+      for (int k = 0; k < 4; ++k) tap[k] = cells[at].tap[k];
+    } else {
+      tap[0] = cells[at];
+      tap[1] = cells[at + 1];
+      tap[2] = cells[at + width];
+      tap[3] = cells[at + width + 1];
+    }
+  }
 };
 
 // Rows y0 .. y0 + count - 1 of a tubelet's box, row y0 + i over the columns
