@@ -183,13 +183,17 @@ TUBELETS_HD void path(const SampleConfig& config, Draws& draws, int64_t* motion_
   } else {
     const int64_t n = config.points;
     for (int d = 0; d < 2; ++d) {
+      // raw points @ matrix, point by point: each frame's sum adds the points in the
+      // order a dot product would, and each Philox block is drawn once, not once a frame.
+      for (int64_t t = 0; t < frames; ++t) centers[t * 2 + d] = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double point = draws.uniform(kNonlinearPoints, d * n + i);
+        const double* weights = config.nonlinear_matrix + i * frames;
+        for (int64_t t = 0; t < frames; ++t) centers[t * 2 + d] += point * weights[t];
+      }
       double low = INFINITY, high = -INFINITY;
       for (int64_t t = 0; t < frames; ++t) {
-        double sum = 0;
-        for (int64_t i = 0; i < n; ++i) {
-          sum += draws.uniform(kNonlinearPoints, d * n + i) * config.nonlinear_matrix[i * frames + t];
-        }
-        centers[t * 2 + d] = sum;
+        const double sum = centers[t * 2 + d];
         low = sum < low ? sum : low;
         high = sum > high ? sum : high;
       }
