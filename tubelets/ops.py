@@ -387,14 +387,18 @@ def _check_memory(outs: list, ins: list, source: torch.Tensor, parameters: dict)
 
 def _apart(outs: list, ins: list, source: torch.Tensor, parameters: dict) -> bool:
     """The common case, cheaply: contiguous outputs (which cannot overlap themselves) whose
-    spans meet no other tensor's, an input or source that is its output itself aside."""
+    spans meet no other output's and no other tensor's, an input or source that is its
+    output itself aside. The tensors only read may meet each other (the source is often
+    the first input)."""
     if not all(out.is_contiguous() for out in outs):
         return False
     others = [video for video, out in zip(ins, outs) if not reference.same_elements(video, out)]
     if not any(_is_source(out, source) for out in outs):
         others.append(source)
-    spans = sorted(span(tensor) for tensor in (*outs, *others, *parameters.values()) if tensor.numel())
-    return all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
+    out_spans = [span(out) for out in outs]
+    read_spans = [span(tensor) for tensor in (*others, *parameters.values())]
+    return not any(spans_meet(out_span, other)
+                   for p, out_span in enumerate(out_spans) for other in (*out_spans[p + 1:], *read_spans))
 
 
 def _check_parameter_shapes(out: torch.Tensor, inv_affine: torch.Tensor, opacity: torch.Tensor, src_box: torch.Tensor,
