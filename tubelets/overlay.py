@@ -31,9 +31,18 @@ Randomness: without ``generator``, tubelets come from the global RNG of the vide
 device, which ``torch.manual_seed`` seeds. The same seed or generator state gives
 bit-identical outputs on the same backend, whatever ``torch.set_num_threads``.
 ``DataLoader`` workers are independent by default (each worker's RNG is seeded
-differently; do not reseed them alike in ``worker_init_fn``). DDP ranks are not: seed
-each rank differently, e.g. ``torch.manual_seed(seed + rank)``, or pass
-``generator=torch.Generator().manual_seed(seed + rank)``. The module holds no mutable
+differently; do not reseed them alike in ``worker_init_fn``). DDP ranks seeded alike
+(``torch.manual_seed(seed)`` on every rank) are told apart too: a seed drawn from the
+global RNG is XORed with ``rank · 0x9E3779B97F4A7C15`` (mod 2⁶⁴), the rank being that of
+the initialised ``torch.distributed`` process group, else ``RANK`` from the environment
+when ``WORLD_SIZE`` > 1 (as ``torchrun`` sets them; read at import), else 0
+(:mod:`tubelets.distributed`). ``DataLoader`` workers of a rank fold its rank too: forked
+ones inherit the group, spawned ones the environment (a rank started without ``RANK`` in
+it, as by ``torch.multiprocessing.spawn``, must set ``RANK`` and ``WORLD_SIZE`` before a
+``DataLoader`` spawns workers). Rank 0 and a single process draw the same tubelets.
+Under ``torch.compile`` the rank is read when tracing: compile after
+``init_process_group``. A ``generator`` is used as given, never folded: the same
+generator state gives the same tubelets on every rank. The module holds no mutable
 state, so threads may share it; give each thread explicit ``tubelets`` or its own
 generator, as the global RNG is then drawn in whatever order the threads run.
 

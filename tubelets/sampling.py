@@ -30,7 +30,7 @@ import numbers
 
 import torch
 
-from . import philox, trajectories
+from . import distributed, philox, trajectories
 from .config import TubeletConfig
 from .params import SHAPES, Tubelets, compile_inv_affine, crop_size
 from .philox import Stream
@@ -89,12 +89,18 @@ def sample_tubelets(
 
 def draw_seed(device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
     """A 0-dim int64 tensor of 64 random bits from ``generator`` (or the global RNG of
-    ``device``), on the generator's device: one op, and the host never reads it."""
+    ``device``), on the generator's device: one op, and the host never reads it.
+
+    A draw from the global RNG is folded with the DDP rank (:mod:`tubelets.distributed`:
+    one more op on ranks above 0, none otherwise), so ranks seeded alike draw different
+    seeds; a draw from ``generator`` is used as it is.
+    """
     if generator is not None:
         return _draw_from(generator)
     # generator=None spelled out: that overload (aten.randint.low_generator) stays torch's own
     # draw under inductor, which would replace aten.randint.low by its own RNG (another seed).
-    return torch.randint(-(2**63), 2**63 - 1, (), generator=None, device=device, dtype=torch.int64)
+    seed = torch.randint(-(2**63), 2**63 - 1, (), generator=None, device=device, dtype=torch.int64)
+    return distributed.fold(seed, distributed.rank_for_seeding())
 
 
 GENERATOR_UNDER_FULLGRAPH = (
