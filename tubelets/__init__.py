@@ -4,6 +4,7 @@ The public surface: :class:`TubeletOverlay` (the ``nn.Module``), :class:`Tubelet
 (what to sample, paper defaults), :func:`sample_tubelets` → :class:`Tubelets` (the
 parameters), and :func:`composite` (paint them, one op over four backends).
 """
+from .animate import Animation, animate
 from .captions import describe
 from .config import TubeletConfig
 from .ops import composite
@@ -12,5 +13,6 @@ from .params import SHAPES, Tubelets
 from .sampling import sample_tubelets
 from . import collate  # noqa: F401  registers Tubelets with torch's default_collate
 
-__all__ = ["SHAPES", "TubeletConfig", "TubeletOverlay", "Tubelets", "composite", "describe", "sample_tubelets"]
+__all__ = ["SHAPES", "Animation", "TubeletConfig", "TubeletOverlay", "Tubelets", "animate", "composite", "describe",
+           "sample_tubelets"]
 __version__ = "0.1.0"
