@@ -282,18 +282,23 @@ def _window_path(velocity: torch.Tensor, zooms: torch.Tensor, angles: torch.Tens
     # the point under the window centre moves exactly `velocity` on screen.
     steps = _rotate(velocity[:, None], angles[:, 1:]) / zooms[:, 1:, None]
     path = torch.cat([torch.zeros_like(velocity)[:, None], steps], 1).cumsum(1)
-    image_centre = torch.tensor([(image_size[1] - 1) / 2, (image_size[0] - 1) / 2], dtype=torch.float64,
-                                device=path.device)
+    image_centre = _centre(image_size, path.device)
     centers = image_centre + path - (path.amax(1, keepdim=True) + path.amin(1, keepdim=True)) / 2
     # Snap: the nearest path whose first window centre sits on the output's pixel grid, per
     # axis, where it keeps inside the image (it moves by at most half a pixel).
-    out_centre = torch.tensor([(size[1] - 1) / 2, (size[0] - 1) / 2], dtype=torch.float64, device=path.device)
+    out_centre = _centre(size, path.device)
     offset = centers[:, :1] - out_centre
     snapped = centers + (torch.round(offset) - offset)
     reach = _window_reach(zooms, angles, size)
     limit = image_centre * 2
     inside = ((snapped - reach >= 0) & (snapped + reach <= limit)).all(1, keepdim=True)
     return torch.where(inside, snapped, centers)
+
+
+def _centre(size: tuple[int, int], device: torch.device) -> torch.Tensor:
+    """``(2,)`` float64 ``(x, y)`` centre of an ``(h, w)`` frame, pixels; made once per size
+    and device (no copy from the host, which would wait for the device)."""
+    return constant(((size[1] - 1) / 2, (size[0] - 1) / 2), torch.float64, device)
 
 
 def _window_reach(zooms: torch.Tensor, angles: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -310,12 +315,10 @@ def _camera_tubelets(centers: torch.Tensor, zooms: torch.Tensor, angles: torch.T
     """The :class:`Tubelets` (``M = 1``) that paint the image as the camera sees it: the
     camera's inverse, on screen, ``p = o + zoom · R(-angle) · (s - centre)``."""
     batch, frames, device = centers.shape[0], centers.shape[1], centers.device
-    image_centre = torch.tensor([(image_size[1] - 1) / 2, (image_size[0] - 1) / 2], dtype=torch.float64,
-                                device=device)
-    out_centre = torch.tensor([(size[1] - 1) / 2, (size[0] - 1) / 2], dtype=torch.float64, device=device)
+    image_centre, out_centre = _centre(image_size, device), _centre(size, device)
     on_screen = out_centre + zooms[..., None] * _rotate(image_centre - centers, -angles)  # (B, T, 2)
-    src_box = torch.tensor([0, 0, image_size[1] - 1, image_size[0] - 1], dtype=torch.int32,
-                           device=device).expand(batch, 1, 4).contiguous()
+    src_box = constant((0, 0, image_size[1] - 1, image_size[0] - 1), torch.int32, device).expand(batch, 1, 4)
+    src_box = src_box.contiguous()
     scales = zooms[:, None, :, None].expand(-1, -1, -1, 2)
     shears = torch.zeros(batch, 1, frames, 2, dtype=torch.float64, device=device)
     turn = -angles[:, None]
