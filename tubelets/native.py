@@ -63,6 +63,23 @@ def _arguments(device_type, outs, ins, source, *params):
     here even though :func:`tubelets.ops.paint_` validates first.
     """
     size = outs[0].shape
+    device, dtype = source.device, source.dtype
+    if not (device.type == device_type and len(ins) == len(outs)
+            and all(tensor.device == device and tensor.dtype == dtype and tensor.shape == size for tensor in (*outs, *ins))
+            and all(tensor.dtype == wanted and tensor.device == device and tensor.is_contiguous()
+                    for tensor, wanted in zip(params, _PARAM_DTYPES))):
+        _explain_arguments(device_type, outs, ins, source, params)
+    return (
+        str(dtype).removeprefix("torch."), size,
+        [(out.data_ptr(), out.stride()) for out in outs], [(video.data_ptr(), video.stride()) for video in ins],
+        source.data_ptr(), source.shape, source.stride(),
+        params[0].shape[1], [tensor.data_ptr() for tensor in params],
+    )  # fmt: skip
+
+
+def _explain_arguments(device_type, outs, ins, source, params) -> None:
+    """The checks of :func:`_arguments` one by one, each raising with its message."""
+    size = outs[0].shape
     for tensor in (*outs, *ins, source):
         if tensor.device.type != device_type or tensor.device != source.device or tensor.dtype != source.dtype:
             raise ValueError(f"outputs, inputs and source must be {device_type} tensors of one dtype on one "
@@ -75,12 +92,6 @@ def _arguments(device_type, outs, ins, source, *params):
                 f"tubelet parameters must be contiguous {dtype} on {source.device}, "
                 f"got {tensor.dtype} (contiguous={tensor.is_contiguous()}) on {tensor.device}"
             )
-    return (
-        str(source.dtype).removeprefix("torch."), size,
-        [(out.data_ptr(), out.stride()) for out in outs], [(video.data_ptr(), video.stride()) for video in ins],
-        source.data_ptr(), source.shape, source.stride(),
-        params[0].shape[1], [tensor.data_ptr() for tensor in params],
-    )  # fmt: skip
 
 
 def paint_cpu_(
@@ -151,22 +162,29 @@ def sample_triton(config, seed: torch.Tensor, batch: int, frames: int, height: i
 
 def _sample(op, config, seed, batch, frames, height, width):
     """:class:`tubelets.Tubelets` from one call of ``op`` (a sampler op of the schema below)."""
-    from .params import SHAPES, Tubelets
+    from .params import Tubelets
 
-    ranges = [float(v) for pair in (
-        config.patch_size, config.max_step, config.nonlinear_extent, config.scale_range,
-        config.rotation_range, config.shear_range, config.opacity, config.softness) for v in pair]  # fmt: skip
-    fields = op(
-        seed, [batch, config.num_tubelets, frames, height, width], MOTION_CODES[config.motion],
-        [name in config.transforms for name in TRANSFORM_ORDER], config.keyframes, config.nonlinear_points,
-        float(config.nonlinear_sigma), [SHAPES.index(s) for s in config.shapes], ranges, float(config.p),
-    )
+    fields = op(seed, [batch, config.num_tubelets, frames, height, width], *_config_arguments(config))
     inv_affine, opacity, src_box, src_frame, shape, softness, centers, angles, scales, shears, motion, times = fields
     return Tubelets(
         inv_affine=inv_affine, opacity=opacity, src_box=src_box, src_frame=src_frame, shape=shape,
         softness=softness, centers=centers, angles=angles, scales=scales, shears=shears,
         motion_keyframes=motion if config.motion == "linear" else None, transform_keyframes=times,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _config_arguments(config) -> tuple:
+    """The arguments of a sampler op that ``config`` decides (``motion`` … ``p`` of
+    ``_SAMPLE_SCHEMA``), once per config: configs are frozen."""
+    from .params import SHAPES
+
+    ranges = [float(v) for pair in (
+        config.patch_size, config.max_step, config.nonlinear_extent, config.scale_range,
+        config.rotation_range, config.shear_range, config.opacity, config.softness) for v in pair]  # fmt: skip
+    return (MOTION_CODES[config.motion], [name in config.transforms for name in TRANSFORM_ORDER], config.keyframes,
+            config.nonlinear_points, float(config.nonlinear_sigma), [SHAPES.index(s) for s in config.shapes], ranges,
+            float(config.p))
 
 
 def _sample_outputs(sizes, motion, keyframes, device) -> list[torch.Tensor]:

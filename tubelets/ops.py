@@ -290,7 +290,40 @@ def check_tensor(name: str, tensor: object, *layouts: str) -> None:
 
 
 def _check_videos(outs: list, ins: list, source: torch.Tensor, tubelets: Tubelets) -> None:
-    """Shapes, dtypes and devices; no tensor values or data pointers are read."""
+    """Shapes, dtypes and devices; no tensor values or data pointers are read. Every call
+    runs this: the common case is one cheap test, and only a call it fails goes through
+    the checks one by one, which raise with the argument's name."""
+    if not _videos_fit(outs, ins, source, tubelets):
+        _explain_videos(outs, ins, source, tubelets)
+
+
+def _videos_fit(outs: list, ins: list, source: torch.Tensor, tubelets: Tubelets) -> bool:
+    """Whether :func:`_explain_videos` would pass: true only if each of its checks holds."""
+    if not (type(tubelets) is Tubelets and type(source) is torch.Tensor and outs and len(ins) in (0, len(outs))):
+        return False
+    shape, dtype, device = source.shape, source.dtype, source.device
+    videos = (*outs, *ins)
+    first = videos[0]
+    if not (type(first) is torch.Tensor and len(shape) == 5 and dtype in DTYPES
+            and first.shape[:2] == shape[:2] and (tubelets.batch_size, tubelets.num_frames) == first.shape[::2][:2]):
+        return False
+    size = first.shape
+    fields = [getattr(tubelets, name) for name in FIELDS]
+    if not all(type(video) is torch.Tensor and video.shape == size and video.dtype == dtype
+               and video.device == device for video in videos):
+        return False
+    compiled = fields[:len(COMPILED_FIELDS)]
+    if not all(type(field) is torch.Tensor and field.device == device and field.dtype in _FIELD_DTYPES[kind]
+               for field, kind in zip(compiled, COMPILED_FIELDS.values())):
+        return False
+    if not all(type(field) is torch.Tensor or (field is None and name.endswith("keyframes"))
+               for field, name in zip(fields, FIELDS)):
+        return False
+    return not (torch.is_grad_enabled() and any(tensor.requires_grad for tensor in (source, *videos, *compiled)))
+
+
+def _explain_videos(outs: list, ins: list, source: torch.Tensor, tubelets: Tubelets) -> None:
+    """The checks of :func:`_check_videos` one by one, each raising with its message."""
     check_tensor("source", source, "BCTHW")
     if not outs or (ins and len(ins) != len(outs)):
         raise ValueError(f"give one or more outputs and as many inputs (or none: in place), "
@@ -328,10 +361,14 @@ def _check_videos(outs: list, ins: list, source: torch.Tensor, tubelets: Tubelet
 
 
 FIELDS = tuple(field.name for field in dataclasses.fields(Tubelets))
-COMPILED_FIELDS = {"inv_affine": "float", "opacity": "float", "softness": "float",
-                   "src_box": "int", "src_frame": "int", "shape": "int"}
-"""The fields the kernels read, and whether they hold real floats (converted to float32)
-or integers (to int32)."""
+COMPILED_FIELDS = {"inv_affine": "float", "opacity": "float", "src_box": "int", "src_frame": "int",
+                   "shape": "int", "softness": "float"}
+"""The fields the kernels read (the first of :data:`FIELDS`, in order), and whether they
+hold real floats (converted to float32) or integers (to int32)."""
+assert FIELDS[:len(COMPILED_FIELDS)] == tuple(COMPILED_FIELDS)
+_FIELD_DTYPES = {"float": (torch.float32, torch.float64, torch.float16, torch.bfloat16),
+                 "int": (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8)}
+"""Common dtypes of each kind, for :func:`_videos_fit` (any other goes the long way)."""
 
 
 def _check_tubelet_types(tubelets: object) -> None:
@@ -405,6 +442,12 @@ def _check_parameter_shapes(out: torch.Tensor, inv_affine: torch.Tensor, opacity
                             src_frame: torch.Tensor, shape: torch.Tensor, softness: torch.Tensor) -> None:
     """The shapes and devices a kernel relies on to stay inside the parameter tensors."""
     batch, frames, count = out.shape[0], out.shape[2], inv_affine.shape[1]
+    device = out.device
+    if ((inv_affine.shape, opacity.shape, src_box.shape, src_frame.shape, shape.shape, softness.shape)
+            == ((batch, count, frames, 2, 3), (batch, count, frames), (batch, count, 4), (batch, count),
+                (batch, count), (batch, count))
+            and all(value.device == device for value in (inv_affine, opacity, src_box, src_frame, shape, softness))):
+        return
     for name, value, size in (
         ("inv_affine", inv_affine, (batch, count, frames, 2, 3)), ("opacity", opacity, (batch, count, frames)),
         ("src_box", src_box, (batch, count, 4)), ("src_frame", src_frame, (batch, count)),
