@@ -72,7 +72,7 @@ RETURN_RATIO = 0.25
 CHORDS = 12
 """Equal arc-length chords the path is re-sampled at to find sharp turns."""
 MIN_CHORD_PX = 4.0
-"""Shortest chord, pixels: centres are snapped to the pixel grid (±0.5 px), so a 4 px chord
+"""Shortest chord, pixels. Centres are snapped to the pixel grid (±0.5 px), so a 4 px chord
 has its heading wrong by at most about 21 degrees."""
 SHARP_TURN_DEG = 75.0
 """Heading change, degrees, between a chord and the one two further on that makes a sharp turn."""
@@ -83,7 +83,7 @@ STRAIGHT_TOLERANCE_PX = 1.5
 STRAIGHT_TOLERANCE = 0.1
 """...or this fraction of the net displacement, if larger."""
 SPEED_THRESHOLDS = (0.02, 0.06)
-"""Mean speed, frame sizes per frame (2.2 and 6.7 px per frame at 112 px): below the first
+"""Mean speed, frame sizes per frame (2.2 and 6.7 px per frame at 112 px); below the first
 "slow", from the second "quick", "moderate" between."""
 ROTATION_MIN_DEG = 5.0
 """Net rotation, degrees, from which the rotation is named."""

@@ -36,10 +36,10 @@ import os
 
 import torch
 
-# An odd 64-bit constant (2⁶⁴ divided by the golden ratio): multiplying by it modulo 2⁶⁴ is
-# a bijection, so distinct ranks get distinct offsets, and the offset of rank 1 already
-# flips bits in both 32-bit words of the Philox key.
 RANK_MULTIPLIER = 0x9E3779B97F4A7C15
+"""An odd 64-bit constant, 2⁶⁴ divided by the golden ratio. Multiplying by it modulo 2⁶⁴ is
+a bijection, so distinct ranks get distinct offsets; those of ranks 1 to 1024 each flip
+bits in both 32-bit words of the Philox key (tests/test_distributed.py)."""
 
 
 def _rank_from_environment() -> int:
@@ -54,6 +54,8 @@ def _rank_from_environment() -> int:
 
 # Read once: under torch.compile, os.environ would be traced and guarded key by key.
 ENV_RANK = _rank_from_environment()
+"""The rank that ``RANK`` and ``WORLD_SIZE`` gave when tubelets was imported (0 unless
+``WORLD_SIZE`` is above 1)."""
 
 
 def rank_for_seeding() -> int:

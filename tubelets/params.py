@@ -37,20 +37,22 @@ class Tubelets:
     """Parameters of ``M`` tubelets for each of ``B`` clips of ``T`` frames.
 
     Compiled fields (read by the compositing kernels):
-        inv_affine: ``(B, M, T, 2, 3)`` float32, output pixel → patch coordinates.
-        opacity:    ``(B, M, T)`` float32 in ``[0, 1]``.
-        src_box:    ``(B, M, 4)`` int32, crop ``(x0, y0, x1, y1)`` in source pixels, inclusive.
-        src_frame:  ``(B, M)`` int32, frame of the source clip the patch is cut from.
-        shape:      ``(B, M)`` int32, index into :data:`SHAPES`.
-        softness:   ``(B, M)`` float32 ≥ 0, width of the edge ramp in patch units (0 = hard).
+
+    * ``inv_affine``: ``(B, M, T, 2, 3)`` float32, output pixel → patch coordinates.
+    * ``opacity``: ``(B, M, T)`` float32 in ``[0, 1]``.
+    * ``src_box``: ``(B, M, 4)`` int32, crop ``(x0, y0, x1, y1)`` in source pixels, inclusive.
+    * ``src_frame``: ``(B, M)`` int32, frame of the source clip the patch is cut from.
+    * ``shape``: ``(B, M)`` int32, index into :data:`SHAPES`.
+    * ``softness``: ``(B, M)`` float32 ≥ 0, width of the edge ramp in patch units (0 = hard).
 
     Raw motion (kept for labels, captions and replay):
-        centers:    ``(B, M, T, 2)`` float32, patch centre ``(x, y)`` in output pixels.
-        angles:     ``(B, M, T)`` float32, rotation in degrees, clockwise on screen.
-        scales:     ``(B, M, T, 2)`` float32, ``(sx, sy)`` factors.
-        shears:     ``(B, M, T, 2)`` float32, ``(x-shear, y-shear)`` factors.
-        motion_keyframes:    ``(B, M, K)`` int64 frame indices of a linear path, or ``None``.
-        transform_keyframes: ``(B, M, K)`` int64 frame indices of the transforms, or ``None``.
+
+    * ``centers``: ``(B, M, T, 2)`` float32, patch centre ``(x, y)`` in output pixels.
+    * ``angles``: ``(B, M, T)`` float32, rotation in degrees, clockwise on screen.
+    * ``scales``: ``(B, M, T, 2)`` float32, ``(sx, sy)`` factors.
+    * ``shears``: ``(B, M, T, 2)`` float32, ``(x-shear, y-shear)`` factors.
+    * ``motion_keyframes``: ``(B, M, K)`` int64 frame indices of a linear path, or ``None``.
+    * ``transform_keyframes``: ``(B, M, K)`` int64 frame indices of the transforms, or ``None``.
 
     In data pipelines: ``tubes[i]``, ``tubes[i:j]`` and ``tubes[indices]`` select clips,
     :meth:`cat` / :meth:`collate` join them (``torch.utils.data.default_collate`` batches
@@ -73,23 +75,27 @@ class Tubelets:
 
     @property
     def batch_size(self) -> int:
+        """The number of clips, ``B``."""
         return self.inv_affine.shape[0]
 
     @property
     def num_tubelets(self) -> int:
+        """The number of tubelets per clip, ``M``."""
         return self.inv_affine.shape[1]
 
     @property
     def num_frames(self) -> int:
+        """The number of frames, ``T``."""
         return self.inv_affine.shape[2]
 
     @property
     def device(self) -> torch.device:
+        """The device of the tensors (that of ``inv_affine``)."""
         return self.inv_affine.device
 
     @property
     def patch_size(self) -> torch.Tensor:
-        """``(B, M, 2)`` int32: crop width and height in pixels."""
+        """Crop width and height in pixels, ``(B, M, 2)`` int32."""
         return crop_size(self.src_box)
 
     def to(self, device: torch.device | str) -> Tubelets:
