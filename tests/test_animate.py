@@ -1,6 +1,6 @@
 """`tubelets.animate`: pseudo camera motion over still images, checked on the pixels.
 
-Expected values come from the documented convention (tubelets/animate.py) applied to
+Expected values come from the documented convention (tubelets/stills.py) applied to
 images whose pixels say where they are: ramps whose value is the column (or row), dots
 at known places, constant images. The raw camera parameters an animation reports are
 only used to say which motion was drawn; the pictures must then show that motion.
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from helpers import cpu_backends, run_python
 from tubelets import Animation, Tubelets, animate, composite, describe
-from tubelets.animate import MOTIONS, smallest_zoom
+from tubelets.stills import MOTIONS, smallest_zoom
 
 
 def ramps(height: int, width: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:

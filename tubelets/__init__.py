@@ -4,7 +4,7 @@ The public surface: :class:`TubeletOverlay` (the ``nn.Module``), :class:`Tubelet
 (what to sample, paper defaults), :func:`sample_tubelets` → :class:`Tubelets` (the
 parameters), and :func:`composite` (paint them, one op over four backends).
 """
-from .animate import Animation, animate
+from .stills import Animation, animate
 from .captions import describe
 from .config import TubeletConfig
 from .ops import composite

@@ -73,7 +73,7 @@ class Animation:
     * ``speed``: ``(B,)`` int64, the index into ``speeds`` of the pan's speed (with the
       default ``speeds=(0, 1, 2, 3)`` class 0 is a still camera); -1 without "pan".
     * ``direction``: ``(B,)`` int64 in ``[0, directions)``, the pan's direction (see
-      :mod:`tubelets.animate`); -1 where the camera does not pan (speed 0, or no "pan"),
+      :mod:`tubelets.stills`); -1 where the camera does not pan (speed 0, or no "pan"),
       which ``CrossEntropyLoss(ignore_index=-1)`` skips.
 
     The raw camera, per frame:
