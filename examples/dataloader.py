@@ -14,7 +14,11 @@ The seeding rule, for distinct tubelets in every worker, epoch and DDP rank:
 * Ranks do not: each runs this same code, usually after the same ``torch.manual_seed``, so
   rank 1's worker 0 would draw what rank 0's worker 0 draws. Give each rank's loader its
   own generator, ``torch.Generator().manual_seed(seed + rank)`` (:func:`make_loader`). That
-  holds whether or not anything else folds the rank into a seed.
+  holds whether or not anything else folds the rank into a seed. (tubelets folds the rank
+  into every seed it draws from the global RNG when ``torch.distributed`` is initialised,
+  or when torchrun's ``RANK`` and ``WORLD_SIZE`` are set; see :mod:`tubelets.distributed`.
+  The loader's own generator per rank needs neither, and gives the workers' other random
+  draws, such as the clip starts here, distinct streams too.)
 
 ``--ranks 2`` builds the loaders of two ranks in one process and checks that no two items
 got the same tubelets. Run: ``python examples/dataloader.py`` (``--help`` for the rest).

@@ -6,7 +6,9 @@ batch to the device and makes the whole batch's pairs in one call. Sampling runs
 device too, from one seed drawn from its RNG, so nothing waits for the device. The seeding
 rule changes accordingly: the tubelets now come from the training process's RNG of the
 device, so seed it per rank (``torch.manual_seed(seed + rank)``) or pass
-``generator=`` (a generator on the device).
+``generator=`` (a generator on the device). tubelets also folds the rank into seeds drawn
+from the global RNG when ``torch.distributed`` is initialised (:mod:`tubelets.distributed`);
+a ``generator=`` is used as given.
 
 The timing compares, on one batch and one core's worth of work, ``overlay(v1[i], v2[i])``
 for each item in turn (what each ``DataLoader`` worker does, on the CPU) with one
