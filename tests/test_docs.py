@@ -11,6 +11,7 @@ import pytest
 
 import tubelets
 
+from conftest import TORCHVISION_VENV
 from helpers import build_script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +63,8 @@ def test_every_page_is_in_the_index_toctree():
 
 @pytest.mark.parametrize("page, kind, target", directives())
 def test_every_autodoc_entry_names_a_real_object(page, kind, target):
+    if target.startswith("tubelets.integrations.torchvision"):  # the docs build reads it with a stand-in
+        pytest.importorskip("torchvision", reason=TORCHVISION_VENV)
     found = resolve(target)
     if kind == "module":
         assert type(found).__name__ == "module", f"{page}: {target} is not a module"

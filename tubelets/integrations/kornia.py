@@ -73,7 +73,9 @@ class RandomTubelets3D(kornia.augmentation.IntensityAugmentationBase3D):
         p: probability that a clip is painted (kornia's per-clip gate).
         same_on_batch: give every clip of a batch the same tubelets.
         keepdim: return a bare clip ``(C, T, H, W)`` without the batch kornia added.
-        backend, channels, **fields: as for :class:`~tubelets.TubeletOverlay`.
+        backend: as for :class:`~tubelets.TubeletOverlay`.
+        channels: as for :class:`~tubelets.TubeletOverlay`.
+        **fields: instead of ``config``, its fields, as for :class:`~tubelets.TubeletOverlay`.
 
     Shape:
         - Input: ``(C, T, H, W)`` or ``(B, C, T, H, W)``, float16, bfloat16 or float32.

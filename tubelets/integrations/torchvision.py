@@ -83,6 +83,17 @@ class TubeletTransform(v2.Transform):
 
     ``TubeletTransform(config, *, boxes, return_tubelets, backend, channels, **fields)``,
     then ``transform(sample)`` or ``transform(v1, v2, ...)``; see the module docstring.
+
+    Args:
+        config: what to sample, a :class:`~tubelets.TubeletConfig`; ``None``: the
+            paper's configuration, or the config that ``fields`` give.
+        boxes: also return the tubelets' per-frame boxes as one
+            ``tv_tensors.BoundingBoxes`` (see the module docstring).
+        return_tubelets: also return the :class:`~tubelets.Tubelets` painted.
+        backend: as for :class:`~tubelets.TubeletOverlay`.
+        channels: the clips' channel count if more than 4, as for
+            :class:`~tubelets.TubeletOverlay`.
+        **fields: instead of ``config``, its fields, as for :class:`~tubelets.TubeletOverlay`.
     """
 
     _transformed_types = (tv_tensors.Video,)
@@ -90,15 +101,6 @@ class TubeletTransform(v2.Transform):
     def __init__(self, config: TubeletConfig | None = None, *, boxes: bool = False,
                  return_tubelets: bool = False, backend: str = "auto", channels: int | None = None,
                  **fields: Any) -> None:
-        """Args:
-            config: what to sample, a :class:`~tubelets.TubeletConfig`; ``None``: the
-                paper's configuration, or the config that ``fields`` give.
-            boxes: also return the tubelets' per-frame boxes as one
-                ``tv_tensors.BoundingBoxes`` (see the module docstring).
-            return_tubelets: also return the :class:`~tubelets.Tubelets` painted.
-            backend, channels, **fields: as for :class:`~tubelets.TubeletOverlay`
-                (``channels``: the clips' channel count if more than 4).
-        """
         super().__init__()
         for name, flag in (("boxes", boxes), ("return_tubelets", return_tubelets)):
             if not isinstance(flag, bool):
