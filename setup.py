@@ -225,7 +225,7 @@ DEMO = ["av", "pillow", "scikit-video"]
 EXTRAS = {
     "demo": DEMO,
     "test": [
-        "pytest", "hypothesis", "scipy", "kornia", "opencv-python-headless", *DEMO,
+        "pytest", "hypothesis", "scipy", "kornia", "opencv-python-headless", "matplotlib", *DEMO,
         "triton>=3.4", "pybind11>=2.12", "setuptools>=66.1",
     ],
     "bench": ["opencv-python-headless", "scipy", "kornia", "matplotlib"],
