@@ -13,6 +13,7 @@ import torch
 
 from helpers import cpu_backends, outside_every_patch, run_python
 from tubelets import TubeletConfig, TubeletOverlay, Tubelets, composite, sample_tubelets
+from tubelets import ops
 from tubelets.config import MOTIONS, TRANSFORMS
 
 SHAPE = (2, 3, 4, 10, 12)  # (B, C, T, H, W)
@@ -465,3 +466,11 @@ def test_auto_warns_once_when_it_falls_back_to_the_reference():
     assert "tubelets._C was not built" in lines[1] and "`tubelets info`" in lines[1]
     built = run_python(FALLBACK.replace('sys.modules["tubelets._C"] = None', "pass"))
     assert built.returncode == 0 and built.stdout.splitlines()[0] == "0", built.stdout + built.stderr
+
+
+def test_paint_refuses_videos_with_fewer_dimensions():
+    """A (B, C, T) video whose leading sizes agree with the source's is still not a video."""
+    source = clips()[0]
+    flat = torch.zeros(source.shape[:3], dtype=source.dtype)
+    with pytest.raises(ValueError, match=r"^video must have shape \(B, C, T, H, W\)"):
+        ops.paint_([flat.clone()], [flat], source, tubelets_for())

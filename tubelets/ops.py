@@ -304,7 +304,7 @@ def _videos_fit(outs: list, ins: list, source: torch.Tensor, tubelets: Tubelets)
     shape, dtype, device = source.shape, source.dtype, source.device
     videos = (*outs, *ins)
     first = videos[0]
-    if not (type(first) is torch.Tensor and len(shape) == 5 and dtype in DTYPES
+    if not (type(first) is torch.Tensor and len(shape) == 5 and first.dim() == 5 and dtype in DTYPES
             and first.shape[:2] == shape[:2] and (tubelets.batch_size, tubelets.num_frames) == first.shape[::2][:2]):
         return False
     size = first.shape
