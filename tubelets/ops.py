@@ -442,12 +442,6 @@ def _check_parameter_shapes(out: torch.Tensor, inv_affine: torch.Tensor, opacity
                             src_frame: torch.Tensor, shape: torch.Tensor, softness: torch.Tensor) -> None:
     """The shapes and devices a kernel relies on to stay inside the parameter tensors."""
     batch, frames, count = out.shape[0], out.shape[2], inv_affine.shape[1]
-    device = out.device
-    if ((inv_affine.shape, opacity.shape, src_box.shape, src_frame.shape, shape.shape, softness.shape)
-            == ((batch, count, frames, 2, 3), (batch, count, frames), (batch, count, 4), (batch, count),
-                (batch, count), (batch, count))
-            and all(value.device == device for value in (inv_affine, opacity, src_box, src_frame, shape, softness))):
-        return
     for name, value, size in (
         ("inv_affine", inv_affine, (batch, count, frames, 2, 3)), ("opacity", opacity, (batch, count, frames)),
         ("src_box", src_box, (batch, count, 4)), ("src_frame", src_frame, (batch, count)),
