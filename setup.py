@@ -230,6 +230,8 @@ EXTRAS = {
     ],
     "bench": ["opencv-python-headless", "scipy", "kornia", "matplotlib"],
     "triton": ["triton>=3.4"],
+    # tubelets.load_sprites reads images with Pillow.
+    "sprites": ["pillow"],
     # The API reference (docs/, .ci/run builds it with warnings as errors); 7.4 and 9.0 tested.
     "docs": ["sphinx>=7.4"],
 }  # fmt: skip

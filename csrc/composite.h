@@ -59,6 +59,12 @@ struct PaintArgs {
   const int32_t* src_frame;              // (B, M), clamped to [0, Ts)
   const int32_t* shape;                  // (B, M) a Shape
   const float* softness;                 // (B, M) edge ramp width in patch units, 0 = hard
+  // The source has channel size[1] more, an alpha channel that multiplies the coverage
+  // (source_coverage): source_size[1] == size[1] + 1.
+  bool source_alpha;
+  // Null, or (B, T, H, W) contiguous: the index of the topmost tubelet painting each
+  // pixel, -1 where none. With masks, copies may be 0 (masks only).
+  int8_t* masks;
 };
 
 // Inclusive pixel box; empty when x1 < x0 or y1 < y0.
@@ -351,16 +357,38 @@ TUBELETS_HD scalar_t blend(scalar_t before, float value, float alpha) {
   return alpha <= 0.0f ? before : painted;
 }
 
+// The unit of a source alpha value: 255 is opaque in uint8, 1 in the float dtypes.
+template <typename scalar_t>
+TUBELETS_HD float alpha_unit() {
+  return 1.0f;
+}
+template <>
+TUBELETS_HD float alpha_unit<uint8_t>() {
+  return 1.0f / 255.0f;  // the float32 nearest 1/255, as the reference's constant
+}
+
+// A bilinear sample of the source's alpha channel as a factor of coverage: times the
+// unit, clamped to [0, 1] (a NaN gives 0).
+template <typename scalar_t>
+TUBELETS_HD float source_coverage(float sample) {
+  return clamp(sample * alpha_unit<scalar_t>(), 0.0f, 1.0f);
+}
+
+// The element of pixel (x, y) of frame t of clip b in the masks.
+TUBELETS_HD int64_t mask_index(const PaintArgs& args, int64_t b, int64_t t, int64_t y, int64_t x) {
+  return ((b * args.size[2] + t) * args.size[3] + y) * args.size[4] + x;
+}
+
 // Paints one tubelet into output pixel (x, y) of frame t of clip b, in all P
 // outputs, which already hold the pixel's value so far. The caller has checked that
 // the pixel lies in the tubelet's box. The output itself carries the pixel from one
 // tubelet to the next, quantised, exactly as the reference stores it after every tubelet.
 template <typename scalar_t>
-TUBELETS_HD void paint_pixel(const PaintArgs& args, const Patch& patch, int64_t b, int64_t t,
+TUBELETS_HD void paint_pixel(const PaintArgs& args, const Patch& patch, int64_t b, int64_t m, int64_t t,
                              int64_t y, int64_t x) {
   const PatchPoint u = patch_point(patch, patch_row(patch, y), float(x));
   if (!inside_patch(u)) return;
-  const float alpha = pixel_alpha(patch, u);
+  float alpha = pixel_alpha(patch, u);
   if (alpha <= 0.0f) return;
   const SourcePoint<int64_t> at = source_point(patch, u);
 
@@ -369,10 +397,18 @@ TUBELETS_HD void paint_pixel(const PaintArgs& args, const Patch& patch, int64_t 
       static_cast<const scalar_t*>(args.source) + b * ss[0] + patch.frame * ss[2];
   const int64_t at00 = at.y0 * ss[3] + at.x0 * ss[4], at01 = at.y0 * ss[3] + at.x1 * ss[4];
   const int64_t at10 = at.y1 * ss[3] + at.x0 * ss[4], at11 = at.y1 * ss[3] + at.x1 * ss[4];
-  for (int64_t c = 0; c < args.size[1]; ++c) {
+  auto sample = [&](int64_t c) {
     const scalar_t* plane = frame + c * ss[1];
-    const float value = bilinear(to_float(plane[at00]), to_float(plane[at01]),
-                                 to_float(plane[at10]), to_float(plane[at11]), at.fx, at.fy);
+    return bilinear(to_float(plane[at00]), to_float(plane[at01]), to_float(plane[at10]),
+                    to_float(plane[at11]), at.fx, at.fy);
+  };
+  if (args.source_alpha) {
+    alpha = alpha * source_coverage<scalar_t>(sample(args.size[1]));
+    if (alpha <= 0.0f) return;
+  }
+  if (args.masks != nullptr) args.masks[mask_index(args, b, t, y, x)] = int8_t(m);
+  for (int64_t c = 0; c < args.size[1]; ++c) {
+    const float value = sample(c);
     for (int64_t p = 0; p < args.copies; ++p) {
       const int64_t* os = args.out_stride[p];
       scalar_t& out = static_cast<scalar_t*>(args.out[p])[b * os[0] + c * os[1] + t * os[2] +

@@ -218,9 +218,11 @@ std::atomic<bool> use_avx512{cpu_has_avx512()};
 // `patch` and `row` come by value: a copy the compiler knows nothing else writes
 // lets it vectorise the first pass.
 // `rows[p]` points at column x, channel 0, of the row in output p.
+// `mask` is null or points at column x of the row in the masks, which get `id` where the
+// tubelet paints.
 template <typename scalar_t, bool kFast>
 void paint_run(const Layout& layout, const Patch patch, const PatchRow row, int64_t x,
-               int64_t count, const Crop<scalar_t>& crop, scalar_t* const* rows) {
+               int64_t count, const Crop<scalar_t>& crop, scalar_t* const* rows, int8_t* mask, int8_t id) {
   using index_t = typename std::conditional<kFast, int32_t, int64_t>::type;
 
   // 1. Per pixel: alpha, and the quad it samples (always inside the crop, so every
@@ -240,6 +242,16 @@ void paint_run(const Layout& layout, const Patch patch, const PatchRow row, int6
     fx[i] = point.fx;
     fy[i] = point.fy;
   }
+  if (layout.source_alpha) {  // every pixel's, without a branch: alpha <= 0 stays <= 0
+    const auto* plane = crop.cells + layout.channels * crop.plane;
+    for (index_t i = 0; i < n; ++i) {
+      scalar_t tap[4];
+      Crop<scalar_t>::taps(plane, at[i], crop.width, tap);
+      const float sample = bilinear(to_float(tap[0]), to_float(tap[1]), to_float(tap[2]), to_float(tap[3]),
+                                    fx[i], fy[i]);
+      alpha[i] = alpha[i] * source_coverage<scalar_t>(sample);
+    }
+  }
 
   // 2. Only pixels from the first to the last painted one go on (the run is a pixel or
   //    two wider than the patch). In that range a convex patch of opacity 1 with hard
@@ -250,6 +262,9 @@ void paint_run(const Layout& layout, const Patch patch, const PatchRow row, int6
   while (hi > lo && alpha[hi - 1] <= 0.0f) --hi;
   bool opaque = true;
   for (index_t i = lo; i < hi; ++i) opaque &= alpha[i] >= 1.0f;
+  if (mask != nullptr) {
+    for (index_t i = lo; i < hi; ++i) mask[i] = alpha[i] <= 0.0f ? mask[i] : id;
+  }
 
   for (int64_t group_start = 0; group_start < layout.channels; group_start += kChannelGroup) {
     const int64_t group = layout.channels - group_start < kChannelGroup
@@ -329,6 +344,8 @@ void paint_frame(const PaintArgs& args, const Layout& layout, const bool* in_pla
       copy_plane(frame[p] + c * os[1], os, from + c * is[1], is, height, width);
     }
   }
+  int8_t* masks = args.masks != nullptr ? args.masks + mask_index(args, b, t, 0, 0) : nullptr;
+  if (masks != nullptr) std::memset(masks, -1, size_t(height * width));
   for (int64_t m = 0; m < args.num_tubelets; ++m) {
     const Box box = frame_box(args, b, m, t);
     if (is_empty(box)) continue;
@@ -341,7 +358,7 @@ void paint_frame(const PaintArgs& args, const Layout& layout, const bool* in_pla
       for (int64_t y0 = box.y0; y0 <= box.y1; y0 += kRowBlock) {
         const int64_t count = box.y1 - y0 + 1 < kRowBlock ? box.y1 - y0 + 1 : kRowBlock;
         for (int64_t i = 0; i < count; ++i) block[i] = spans.row(y0 + i);
-        paint_rows_avx512(Rows<scalar_t>{layout, patch, y0, count, block, crop, frame});
+        paint_rows_avx512(Rows<scalar_t>{layout, patch, y0, count, block, crop, frame, masks, int8_t(m)});
       }
       continue;
     }
@@ -370,7 +387,8 @@ void paint_frame(const PaintArgs& args, const Layout& layout, const bool* in_pla
         const int64_t count = span.x1 - x + 1 < kRun ? span.x1 - x + 1 : kRun;
         scalar_t* at[kMaxCopies];
         for (int64_t p = 0; p < args.copies; ++p) at[p] = rows[p] + x * layout.out_column[p];
-        paint_run<scalar_t, kFast>(layout, patch, row, x, count, crop, at);
+        paint_run<scalar_t, kFast>(layout, patch, row, x, count, crop, at,
+                                   masks != nullptr ? masks + y * width + x : nullptr, int8_t(m));
       }
       span = next;
     }
@@ -379,10 +397,10 @@ void paint_frame(const PaintArgs& args, const Layout& layout, const bool* in_pla
 
 template <typename scalar_t, bool kFast>
 void paint_frames(const PaintArgs& args, int num_threads) {
-  const int64_t batch = args.size[0], channels = args.size[1], frames = args.size[2];
+  const int64_t batch = args.size[0], channels = args.source_size[1], frames = args.size[2];  // crops': all
   const int64_t tubelets = args.num_tubelets;
   const int64_t* ss = args.source_stride;
-  Layout layout{args.copies, channels, {}, {}, {}};
+  Layout layout{args.copies, args.size[1], {}, {}, {}, args.source_alpha, args.size[4]};
   bool in_place[kMaxCopies];
   for (int64_t p = 0; p < args.copies; ++p) {
     layout.out_plane[p] = args.out_stride[p][1];

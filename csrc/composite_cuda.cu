@@ -65,13 +65,14 @@ __global__ void TUBELETS_PAINT_BOUNDS paint_kernel(const PaintArgs args) {
   const int64_t x = tile_x + threadIdx.x, y = tile_y + threadIdx.y;
   if (x >= args.size[4] || y >= args.size[3]) return;
   copy_pixel<scalar_t>(args, b, t, y, x);
+  if (args.masks != nullptr) args.masks[mask_index(args, b, t, y, x)] = -1;
 
   const Box tile{tile_x, tile_y, tile_x + kTileWidth - 1, tile_y + kTileHeight - 1};
   const Box work = union_box(args, b, t);
   if (work.x1 < tile.x0 || work.y1 < tile.y0 || work.x0 > tile.x1 || work.y0 > tile.y1) return;
   for (int64_t m = 0; m < args.num_tubelets; ++m) {
     if (!contains(frame_box(args, b, m, t), x, y)) continue;
-    paint_pixel<scalar_t>(args, load_patch(args, b, m, t), b, t, y, x);
+    paint_pixel<scalar_t>(args, load_patch(args, b, m, t), b, m, t, y, x);
   }
 }
 

@@ -81,13 +81,14 @@ PYBIND11_MODULE(_C, module) {
       [](const std::string& dtype, const Layout5& size, const std::vector<StridedVideo>& outs,
          const std::vector<StridedVideo>& ins, uintptr_t source, const Layout5& source_size,
          const Layout5& source_stride, int64_t num_tubelets, const ParamPointers& params,
-         int num_threads) {
-        paint_cpu(make_paint_args(size, outs, ins, source, source_size, source_stride, num_tubelets, params),
+         uintptr_t masks, bool source_alpha, int num_threads) {
+        paint_cpu(make_paint_args(size, outs, ins, source, source_size, source_stride, num_tubelets, params,
+                                  masks, source_alpha),
                   parse_dtype(dtype), num_threads);
       },
       py::arg("dtype"), py::arg("size"), py::arg("outs"), py::arg("ins"), py::arg("source"),
       py::arg("source_size"), py::arg("source_stride"), py::arg("num_tubelets"), py::arg("params"),
-      py::arg("num_threads"), py::call_guard<py::gil_scoped_release>(),
+      py::arg("masks"), py::arg("source_alpha"), py::arg("num_threads"), py::call_guard<py::gil_scoped_release>(),
       "outs[p] = ins[p] with the tubelets painted on; videos are (data pointer, strides in "
       "elements) of (B, C, T, H, W) tensors of `size`; see tubelets.reference.paint_.");
   module.def(

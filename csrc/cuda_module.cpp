@@ -51,14 +51,15 @@ PYBIND11_MODULE(_cuda, module) {
       "paint",
       [](const std::string& dtype, const Layout5& size, const std::vector<StridedVideo>& outs,
          const std::vector<StridedVideo>& ins, uintptr_t source, const Layout5& source_size,
-         const Layout5& source_stride, int64_t num_tubelets, const ParamPointers& params, int device,
-         uintptr_t stream) {
-        paint_cuda(make_paint_args(size, outs, ins, source, source_size, source_stride, num_tubelets, params),
+         const Layout5& source_stride, int64_t num_tubelets, const ParamPointers& params,
+         uintptr_t masks, bool source_alpha, int device, uintptr_t stream) {
+        paint_cuda(make_paint_args(size, outs, ins, source, source_size, source_stride, num_tubelets, params,
+                                  masks, source_alpha),
                    parse_dtype(dtype), device, stream);
       },
       py::arg("dtype"), py::arg("size"), py::arg("outs"), py::arg("ins"), py::arg("source"),
       py::arg("source_size"), py::arg("source_stride"), py::arg("num_tubelets"), py::arg("params"),
-      py::arg("device"), py::arg("stream"), py::call_guard<py::gil_scoped_release>(),
+      py::arg("masks"), py::arg("source_alpha"), py::arg("device"), py::arg("stream"), py::call_guard<py::gil_scoped_release>(),
       "Enqueues outs[p] = ins[p] with the tubelets painted on, on `stream` (a cudaStream_t) of "
       "`device`; the arguments are those of tubelets._C.paint.");
   module.def(

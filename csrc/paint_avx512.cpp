@@ -156,11 +156,14 @@ inline void store16(float* out, __mmask16 mask, __m512 value) { _mm512_mask_stor
 
 // Columns x0 .. x1 of the row whose products m1·y, m4·y are `row`, for `channels`
 // channels (a constant where the caller's template fixes it); out[p] points at channel
-// 0, column 0 of the row in output p.
+// 0, column 0 of the row in output p. With `source_alpha` the crop's plane `channels`
+// is an alpha channel; `mask`, if not null, points at column 0 of the row in the masks,
+// which get `id` where the tubelet paints.
 template <typename scalar_t, int32_t kShape, bool kSoft>
 inline void paint_row(const Lanes& k, PatchRow row, int64_t x0, int64_t x1, int64_t channels,
                       int64_t copies, const typename Crop<scalar_t>::Cell* cells, int64_t width, int64_t plane,
-                      const int64_t* out_plane, scalar_t* const* out) {
+                      const int64_t* out_plane, scalar_t* const* out, bool source_alpha, int8_t* mask,
+                      int8_t id) {
   const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512 x_from_y = _mm512_set1_ps(row.x_from_y), y_from_y = _mm512_set1_ps(row.y_from_y);
@@ -176,12 +179,19 @@ inline void paint_row(const Lanes& k, PatchRow row, int64_t x0, int64_t x1, int6
     const __m512 coverage =
         kSoft ? clamp16(_mm512_div_ps(_mm512_sub_ps(one, distance16<kShape>(ux, uy, ax, ay)), k.softness), zero, one)
               : _mm512_maskz_mov_ps(covers16<kShape>(ux, uy, ax, ay), one);
-    const __m512 alpha = _mm512_maskz_mul_ps(inside, k.opacity, coverage);
+    __m512 alpha = _mm512_maskz_mul_ps(inside, k.opacity, coverage);
     // blend() keeps the pixel where alpha <= 0, and paints where it is not (NaN included).
-    const __mmask16 paint = lanes & _mm512_cmp_ps_mask(alpha, zero, _CMP_NLE_UQ);
+    __mmask16 paint = lanes & _mm512_cmp_ps_mask(alpha, zero, _CMP_NLE_UQ);
     if (paint == 0) continue;
-    const __mmask16 opaque = _mm512_cmp_ps_mask(alpha, one, _CMP_GE_OQ);
     const Taps taps = taps_of(k, ux, uy);
+    if (source_alpha) {  // source_coverage of composite.h
+      const __m512 sample = sample16(cells + channels * plane, width, taps, paint);
+      alpha = _mm512_mul_ps(alpha, clamp16(_mm512_mul_ps(sample, _mm512_set1_ps(alpha_unit<scalar_t>())), zero, one));
+      paint &= _mm512_cmp_ps_mask(alpha, zero, _CMP_NLE_UQ);
+      if (paint == 0) continue;
+    }
+    if (mask != nullptr) _mm_mask_storeu_epi8(mask + x, paint, _mm_set1_epi8(id));
+    const __mmask16 opaque = _mm512_cmp_ps_mask(alpha, one, _CMP_GE_OQ);
     if ((paint & ~opaque) == 0) {  // all opaque: the canvas is not read (reads that miss the cache stall)
       for (int64_t c = 0; c < channels; ++c) {
         const auto stored = quantise_sample16(sample16(cells + c * plane, width, taps, paint), scalar_t{});
@@ -240,8 +250,9 @@ void paint_block(const Rows<scalar_t>& rows) {
         }
       }
     }
+    int8_t* mask = rows.masks != nullptr ? rows.masks + y * layout.mask_row : nullptr;
     paint_row<scalar_t, kShape, kSoft>(k, patch_row(patch, y), span.x0, span.x1, channels, copies, cells,
-                                       width, plane, out_plane, out);
+                                       width, plane, out_plane, out, layout.source_alpha, mask, rows.id);
   }
 }
 

@@ -13,8 +13,10 @@ namespace tubelets {
 // The sizes and strides a span needs, copied out of PaintArgs: stores through
 // uint8_t* may alias anything, and would make the compiler reload PaintArgs.
 struct Layout {
-  int64_t copies, channels;
+  int64_t copies, channels;  // channels of the outputs; a source alpha channel comes after them
   int64_t out_plane[kMaxCopies], out_row[kMaxCopies], out_column[kMaxCopies];  // output strides of C, H, W
+  bool source_alpha;         // the crops have that alpha channel (PaintArgs::source_alpha)
+  int64_t mask_row;          // elements per row of PaintArgs::masks: the frame's width
 };
 
 // The four source values a bilinear sample at source pixel (x, y) reads, in the order
@@ -75,6 +77,8 @@ struct Rows {
   const Box* spans;
   const Crop<scalar_t>& crop;
   scalar_t* const* frames;
+  int8_t* masks;  // null, or the frame's (H, W) plane of PaintArgs::masks, given the tubelet's id
+  int8_t id;
 };
 
 // Whether this CPU runs paint_rows_avx512 (AVX-512 F, BW, VL and DQ).

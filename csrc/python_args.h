@@ -30,13 +30,18 @@ inline Dtype parse_dtype(const std::string& name) {
 inline PaintArgs make_paint_args(const Layout5& size, const std::vector<StridedVideo>& outs,
                                  const std::vector<StridedVideo>& ins, uintptr_t source,
                                  const Layout5& source_size, const Layout5& source_stride,
-                                 int64_t num_tubelets, const ParamPointers& params) {
-  if (outs.size() != ins.size() || outs.empty() || outs.size() > size_t(kMaxCopies)) {
-    throw std::invalid_argument("tubelets: give 1 to " + std::to_string(kMaxCopies) +
+                                 int64_t num_tubelets, const ParamPointers& params, uintptr_t masks,
+                                 bool source_alpha) {
+  const size_t least = masks != 0 ? 0 : 1;
+  if (outs.size() != ins.size() || outs.size() < least || outs.size() > size_t(kMaxCopies)) {
+    throw std::invalid_argument("tubelets: give " + std::to_string(least) + " to " + std::to_string(kMaxCopies) +
                                 " outputs and as many inputs");
   }
-  if (source_size[0] != size[0] || source_size[1] != size[1]) {
+  if (source_size[0] != size[0] || source_size[1] != size[1] + (source_alpha ? 1 : 0)) {
     throw std::invalid_argument("tubelets: source and outputs differ in batch or channels");
+  }
+  if (masks != 0 && num_tubelets > 127) {
+    throw std::invalid_argument("tubelets: masks tell at most 127 tubelets apart");
   }
   PaintArgs args;
   args.copies = int64_t(outs.size());
@@ -67,6 +72,8 @@ inline PaintArgs make_paint_args(const Layout5& size, const std::vector<StridedV
   args.src_frame = reinterpret_cast<const int32_t*>(params[3]);
   args.shape = reinterpret_cast<const int32_t*>(params[4]);
   args.softness = reinterpret_cast<const float*>(params[5]);
+  args.source_alpha = source_alpha;
+  args.masks = reinterpret_cast<int8_t*>(masks);
   return args;
 }
 

@@ -134,19 +134,24 @@ def paint_kernel(
     src_frame_ptr,  # (B, M) int32, contiguous: source frame of each tubelet
     shape_ptr,  # (B, M) int32, contiguous: 0 rectangle, 1 ellipse, 2 rhombus
     softness_ptr,  # (B, M) float32, contiguous: edge ramp width in patch units, 0 = hard
-    C, T, H, W,  # video sizes (B is implied by the grid)
+    masks_ptr,  # (B, T, H, W) int8, contiguous: topmost tubelet per pixel (read only with MASKS)
+    C, T, H, W,  # video sizes (B is implied by the grid); C colour channels
     Ts, Hs, Ws,  # source frames, height and width
     M,  # tubelets per clip
     out_sb, out_sc, out_st, out_sh, out_sw,  # strides in elements, likewise below
     in_sb, in_sc, in_st, in_sh, in_sw,
     source_sb, source_sc, source_st, source_sh, source_sw,
     IN_PLACE: tl.constexpr,  # outputs are their inputs: write painted pixels only
+    PIXELS: tl.constexpr,  # paint the output (False: only the masks, out_ptr and in_ptr unused)
+    MASKS: tl.constexpr,  # write the masks
+    SOURCE_ALPHA: tl.constexpr,  # the source's channel C is an alpha channel
+    ALPHA_UNIT: tl.constexpr,  # what an alpha of 1 is in the source's dtype (255 for uint8)
     C_BLOCK: tl.constexpr,  # next power of two ≥ C
     BLOCK_H: tl.constexpr,  # tile height, pixels (power of two)
     BLOCK_W: tl.constexpr,  # tile width, pixels (power of two)
 ):
     """Grid: (B·T·⌈H/BLOCK_H⌉·⌈W/BLOCK_W⌉,) programs, one per tile of each frame."""
-    dtype: tl.constexpr = out_ptr.dtype.element_ty
+    dtype: tl.constexpr = source_ptr.dtype.element_ty
     # Program id → (b, t, tile). Indices are int32; memory offsets are int64, since
     # B·C·T·H·W can exceed 2³¹, so b and t, which multiply strides, are int64.
     pid = tl.program_id(0)
@@ -168,9 +173,13 @@ def paint_kernel(
 
     # The tile (C_BLOCK, pixels): its original values, and the float32 values being painted.
     out_ptrs = out_ptr + b * out_sb + t * out_st + c * out_sc + yl * out_sh + xl * out_sw
-    original = tl.load(in_ptr + b * in_sb + t * in_st + c * in_sc + yl * in_sh + xl * in_sw, mask=mask)
-    out = original.to(tl.float32)
+    if PIXELS:
+        original = tl.load(in_ptr + b * in_sb + t * in_st + c * in_sc + yl * in_sh + xl * in_sw, mask=mask)
+        out = original.to(tl.float32)
+    else:
+        out = tl.full((C_BLOCK, BLOCK_H * BLOCK_W), 0.0, tl.float32)
     painted = offs < 0  # pixels some tubelet shows on
+    topmost = tl.full((BLOCK_H * BLOCK_W,), -1, tl.int32)  # the last tubelet painting each pixel
 
     for m in range(M):
         bm = b * M + m
@@ -187,12 +196,27 @@ def paint_kernel(
             shape_alpha = _shape_alpha(ux, uy, tl.load(shape_ptr + bm), tl.load(softness_ptr + bm))
             alpha = tl.where(inside, tl.load(opacity_ptr + bm * T + t) * shape_alpha, 0.0)
             keep = alpha <= 0
-            painted |= ~keep
 
             crop = src_box_ptr + bm * 4
             sx0, sx1, fx = _source_axis(ux, tl.load(crop + 0), tl.load(crop + 2), Ws)
             sy0, sy1, fy = _source_axis(uy, tl.load(crop + 1), tl.load(crop + 3), Hs)
             src_frame = tl.minimum(tl.maximum(tl.load(src_frame_ptr + bm), 0), Ts - 1).to(tl.int64)
+            if SOURCE_ALPHA:  # the source's alpha, a factor of the coverage in [0, 1]
+                alpha_ptr = source_ptr + b * source_sb + src_frame * source_st + C * source_sc
+                a0 = alpha_ptr + sy0.to(tl.int64) * source_sh
+                a1 = alpha_ptr + sy1.to(tl.int64) * source_sh
+                s0, s1 = sx0.to(tl.int64) * source_sw, sx1.to(tl.int64) * source_sw
+                w00 = tl.load(a0 + s0, mask=~keep, other=0).to(tl.float32)
+                w01 = tl.load(a0 + s1, mask=~keep, other=0).to(tl.float32)
+                w10 = tl.load(a1 + s0, mask=~keep, other=0).to(tl.float32)
+                w11 = tl.load(a1 + s1, mask=~keep, other=0).to(tl.float32)
+                upper = w00 + fx * (w01 - w00)
+                lower = w10 + fx * (w11 - w10)
+                sample = upper + fy * (lower - upper)
+                alpha = alpha * tl.minimum(tl.maximum(sample * (1.0 / ALPHA_UNIT), 0.0), 1.0)
+                keep = alpha <= 0
+            painted |= ~keep
+            topmost = tl.where(keep, topmost, m)
             frame_ptr = source_ptr + b * source_sb + src_frame * source_st + c * source_sc
             row0 = frame_ptr + (sy0.to(tl.int64) * source_sh)[None, :]
             row1 = frame_ptr + (sy1.to(tl.int64) * source_sh)[None, :]
@@ -211,8 +235,11 @@ def paint_kernel(
             blended = tl.where(a >= 1, value, out * (1 - a) + value * a)
             out = tl.where(keep[None, :], out, _quantise(blended, dtype))
 
-    store = mask & painted[None, :] if IN_PLACE else mask
-    tl.store(out_ptrs, tl.where(painted[None, :], out.to(dtype), original), mask=store)
+    if PIXELS:
+        store = mask & painted[None, :] if IN_PLACE else mask
+        tl.store(out_ptrs, tl.where(painted[None, :], out.to(dtype), original), mask=store)
+    if MASKS:
+        tl.store(masks_ptr + ((b * T + t) * H + y) * W + x, topmost.to(tl.int8), mask=in_frame)
 
 
 def paint_(
@@ -225,26 +252,40 @@ def paint_(
     src_frame: torch.Tensor,
     shape: torch.Tensor,
     softness: torch.Tensor,
+    *,
+    masks: torch.Tensor | None = None,
+    source_alpha: bool = False,
 ) -> None:
     """Launch :func:`paint_kernel` once per copy; arguments as :func:`tubelets.reference.paint_`.
 
     One copy a launch: two in one program need ~100 registers a thread and spill on sm_70,
-    while a second launch only re-reads the patches' source pixels, from L2.
+    while a second launch only re-reads the patches' source pixels, from L2. The first
+    launch writes the masks too (with no copies, one launch writes only them).
     The caller has checked the arguments: parameter tensors contiguous, of the documented
     dtypes and on the source's device; outputs, inputs and source of one dtype, any strides.
     """
-    batch, channels, frames, height, width = outs[0].shape
-    if outs[0].numel() == 0:
+    if outs:
+        batch, channels, frames, height, width = outs[0].shape
+    else:
+        (batch, frames, height, width), channels = masks.shape, source.shape[1] - int(source_alpha)
+    if batch * channels * frames * height * width == 0:
         return
     tiles = triton.cdiv(height, BLOCK_H) * triton.cdiv(width, BLOCK_W)
+    # With no copy, the masks stand in for the output and input the kernel does not touch.
+    launches = list(zip(outs, ins)) or [(masks.unsqueeze(1), masks.unsqueeze(1))]
     # Triton launches on the current CUDA device; -1 (CPU tensors, interpreter) is a no-op.
     with torch.cuda.device(source.device.index if source.is_cuda else -1):
-        for out, video in zip(outs, ins):
+        for i, (out, video) in enumerate(launches):
             paint_kernel[(batch * frames * tiles,)](
                 out, video, source, inv_affine, opacity, src_box, src_frame, shape, softness,
+                masks if masks is not None else opacity,
                 channels, frames, height, width, *source.shape[2:], inv_affine.shape[1],
                 *out.stride(), *video.stride(), *source.stride(),
                 IN_PLACE=out.data_ptr() == video.data_ptr() and out.stride() == video.stride(),
+                PIXELS=bool(outs),
+                MASKS=masks is not None and i == 0,
+                SOURCE_ALPHA=source_alpha,
+                ALPHA_UNIT=255.0 if source.dtype == torch.uint8 else 1.0,
                 C_BLOCK=triton.next_power_of_2(channels),
                 BLOCK_H=BLOCK_H,
                 BLOCK_W=BLOCK_W,

@@ -26,23 +26,30 @@ ARCHS = (70, 75, 80, 86, 89, 90, 100, 120)
 
 _PARAMETER_TYPES = {
     "inv_affine_ptr": "*fp32", "opacity_ptr": "*fp32", "src_box_ptr": "*i32",
-    "src_frame_ptr": "*i32", "shape_ptr": "*i32", "softness_ptr": "*fp32",
+    "src_frame_ptr": "*i32", "shape_ptr": "*i32", "softness_ptr": "*fp32", "masks_ptr": "*i8",
 }
+VARIANTS = {"paint": (False, False), "masks+alpha": (True, True)}
+"""Kernel variants compiled: name → (MASKS, SOURCE_ALPHA): plain painting, and painting
+that also writes masks from a source with an alpha channel (sprites)."""
+VARIANT_DTYPES = {"paint": tuple(POINTER_TYPES), "masks+alpha": (torch.uint8, torch.float32)}
 _VIDEO_POINTERS = ("out_ptr", "in_ptr", "source_ptr")
 _USAGE = re.compile(r"REG:(\d+) STACK:(\d+) SHARED:(\d+) LOCAL:(\d+)")
 
 
-def compile_paint_kernel(dtype: torch.dtype, arch: int, channels: int = 3):
+def compile_paint_kernel(dtype: torch.dtype, arch: int, channels: int = 3, variant: str = "paint"):
     """``triton.compile`` of :func:`composite.paint_kernel` for ``sm_{arch}``.
 
     Specialised as the JIT specialises a typical launch: 16-byte aligned pointers, 32-bit
-    sizes and strides, unit stride along rows, out of place.
+    sizes and strides, unit stride along rows, out of place; ``variant`` is one of
+    :data:`VARIANTS`.
     """
+    masks, source_alpha = VARIANTS[variant]
     kernel = composite.paint_kernel
     if not isinstance(kernel, triton.runtime.JITFunction):
         raise RuntimeError("the kernel is interpreted; unset TRITON_INTERPRET to compile it")
     constants = {
-        "IN_PLACE": False, "C_BLOCK": triton.next_power_of_2(channels),
+        "IN_PLACE": False, "PIXELS": True, "MASKS": masks, "SOURCE_ALPHA": source_alpha,
+        "ALPHA_UNIT": 255.0 if dtype == torch.uint8 else 1.0, "C_BLOCK": triton.next_power_of_2(channels),
         "BLOCK_H": composite.BLOCK_H, "BLOCK_W": composite.BLOCK_W,
         **{f"{video}_sw": 1 for video in ("out", "in", "source")},
     }
@@ -87,10 +94,10 @@ def compile_sample_kernel(motion: int, arch: int, frames: int = 16, count: int =
     )
 
 
-def resource_usage(dtype: torch.dtype, arch: int, channels: int = 3) -> dict[str, int]:
+def resource_usage(dtype: torch.dtype, arch: int, channels: int = 3, variant: str = "paint") -> dict[str, int]:
     """``{"registers", "stack", "shared", "local"}`` per thread (bytes but registers) on
     ``sm_{arch}``, for the paint kernel."""
-    return _usage(compile_paint_kernel(dtype, arch, channels).asm["cubin"])
+    return _usage(compile_paint_kernel(dtype, arch, channels, variant).asm["cubin"])
 
 
 def sampler_usage(motion: int, arch: int) -> dict[str, int]:
@@ -113,11 +120,11 @@ def _usage(cubin: bytes) -> dict[str, int]:
 
 
 def table() -> list[dict[str, object]]:
-    """One row per (dtype, arch) with :func:`resource_usage`'s numbers."""
+    """One row per (variant, dtype, arch) with :func:`resource_usage`'s numbers."""
     return [
-        {"dtype": str(dtype).removeprefix("torch."), "arch": f"sm_{arch}",
-         **resource_usage(dtype, arch)}
-        for dtype in POINTER_TYPES for arch in ARCHS
+        {"variant": variant, "dtype": str(dtype).removeprefix("torch."), "arch": f"sm_{arch}",
+         **resource_usage(dtype, arch, variant=variant)}
+        for variant, dtypes in VARIANT_DTYPES.items() for dtype in dtypes for arch in ARCHS
     ]
 
 

@@ -86,7 +86,7 @@ def test_only_the_expected_kernels(ptxas_report):
 HEADER_ONLY = """#include "composite.h"
 // Instantiate the per-pixel template for every dtype, so its body is checked too.
 #define INSTANTIATE(T) template void tubelets::paint_pixel<T>( \
-    const tubelets::PaintArgs&, const tubelets::Patch&, int64_t, int64_t, int64_t, int64_t);
+    const tubelets::PaintArgs&, const tubelets::Patch&, int64_t, int64_t, int64_t, int64_t, int64_t);
 INSTANTIATE(uint8_t)
 INSTANTIATE(tubelets::Half)
 INSTANTIATE(tubelets::BFloat16)

@@ -22,9 +22,12 @@ def example(dtype=torch.uint8, batch=2, frames=4, height=20, width=24, seed=0):
 def test_opcheck(backend, dtype):
     v1, v2, tubes = example(dtype)
     params = (tubes.inv_affine, tubes.opacity, tubes.src_box, tubes.src_frame, tubes.shape, tubes.softness)
-    out_of_place = ([torch.empty_like(v1), torch.empty_like(v2)], [v1, v2], v1, *params, backend, True)
-    in_place = ([v2.clone()], [], v1, *params, backend, False)
-    for args in (out_of_place, in_place):
+    masks = torch.empty(v1.shape[0], *v1.shape[2:], dtype=torch.int8)
+    out_of_place = ([torch.empty_like(v1), torch.empty_like(v2)], [v1, v2], v1, *params, None, False, backend, True)
+    in_place = ([v2.clone()], [], v1, *params, None, False, backend, False)
+    with_masks = ([torch.empty_like(v1)], [v1], v1, *params, masks, False, backend, True)
+    only_masks = ([], [], v1, *params, masks.clone(), False, backend, True)
+    for args in (out_of_place, in_place, with_masks, only_masks):
         torch.library.opcheck(torch.ops.tubelets.paint_.default, args)
 
 

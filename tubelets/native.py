@@ -56,30 +56,40 @@ if _cuda is not None:  # it imports on any machine, but runs only on a driver fo
 _PARAM_DTYPES = (torch.float32, torch.float32, torch.int32, torch.int32, torch.int32, torch.float32)
 
 
-def _arguments(device_type, outs, ins, source, *params):
+def _arguments(device_type, outs, ins, source, *params, masks=None, source_alpha=False):
     """The positional arguments shared by ``_C.paint`` and ``_cuda.paint``.
 
     The kernels read raw memory, so what would make them read the wrong memory is checked
     here even though :func:`tubelets.ops.paint_` validates first.
     """
-    size = outs[0].shape
+    size = outs[0].shape if outs else _masks_size(source, masks, source_alpha)
     device, dtype = source.device, source.dtype
     if not (device.type == device_type and len(ins) == len(outs)
             and all(tensor.device == device and tensor.dtype == dtype and tensor.shape == size for tensor in (*outs, *ins))
             and all(tensor.dtype == wanted and tensor.device == device and tensor.is_contiguous()
-                    for tensor, wanted in zip(params, _PARAM_DTYPES))):
-        _explain_arguments(device_type, outs, ins, source, params)
+                    for tensor, wanted in zip(params, _PARAM_DTYPES))
+            and (masks is None or (masks.dtype == torch.int8 and masks.device == device and masks.is_contiguous()
+                                   and masks.shape == size[:1] + size[2:]))):
+        _explain_arguments(device_type, outs, ins, source, params, masks, size)
     return (
         str(dtype).removeprefix("torch."), size,
         [(out.data_ptr(), out.stride()) for out in outs], [(video.data_ptr(), video.stride()) for video in ins],
         source.data_ptr(), source.shape, source.stride(),
         params[0].shape[1], [tensor.data_ptr() for tensor in params],
+        0 if masks is None else masks.data_ptr(), source_alpha,
     )  # fmt: skip
 
 
-def _explain_arguments(device_type, outs, ins, source, params) -> None:
+def _masks_size(source, masks, source_alpha) -> torch.Size:
+    """``(B, C, T, H, W)`` of a call that paints only masks: the source's colour channels."""
+    if masks is None:
+        raise ValueError("give outputs, masks or both")
+    batch, frames, height, width = masks.shape
+    return torch.Size((batch, source.shape[1] - int(source_alpha), frames, height, width))
+
+
+def _explain_arguments(device_type, outs, ins, source, params, masks, size) -> None:
     """The checks of :func:`_arguments` one by one, each raising with its message."""
-    size = outs[0].shape
     for tensor in (*outs, *ins, source):
         if tensor.device.type != device_type or tensor.device != source.device or tensor.dtype != source.dtype:
             raise ValueError(f"outputs, inputs and source must be {device_type} tensors of one dtype on one "
@@ -92,6 +102,8 @@ def _explain_arguments(device_type, outs, ins, source, params) -> None:
                 f"tubelet parameters must be contiguous {dtype} on {source.device}, "
                 f"got {tensor.dtype} (contiguous={tensor.is_contiguous()}) on {tensor.device}"
             )
+    raise ValueError(f"masks must be contiguous {tuple(size[:1] + size[2:])} int8 on {source.device}, got "
+                     f"{tuple(masks.shape)} {masks.dtype} (contiguous={masks.is_contiguous()}) on {masks.device}")
 
 
 def paint_cpu_(
@@ -104,12 +116,16 @@ def paint_cpu_(
     src_frame: torch.Tensor,
     shape: torch.Tensor,
     softness: torch.Tensor,
+    *,
+    masks: torch.Tensor | None = None,
+    source_alpha: bool = False,
 ) -> None:
     """:func:`tubelets.reference.paint_` in C++ on CPU tensors, on ``torch.get_num_threads()``
     OpenMP threads (so DataLoader workers, which set 1, do not oversubscribe)."""
     if _C is None:
         raise RuntimeError(f"the C++ CPU backend is unavailable: {CPU_UNAVAILABLE}")
-    arguments = _arguments("cpu", outs, ins, source, inv_affine, opacity, src_box, src_frame, shape, softness)
+    arguments = _arguments("cpu", outs, ins, source, inv_affine, opacity, src_box, src_frame, shape, softness,
+                           masks=masks, source_alpha=source_alpha)
     _C.paint(*arguments, torch.get_num_threads())
 
 
@@ -123,12 +139,16 @@ def paint_cuda_(
     src_frame: torch.Tensor,
     shape: torch.Tensor,
     softness: torch.Tensor,
+    *,
+    masks: torch.Tensor | None = None,
+    source_alpha: bool = False,
 ) -> None:
     """:func:`tubelets.reference.paint_` in CUDA, enqueued on the current stream of the
     source's device (asynchronous, like any CUDA op)."""
     if _cuda is None:
         raise RuntimeError(f"the CUDA backend is unavailable: {CUDA_UNAVAILABLE}")
-    arguments = _arguments("cuda", outs, ins, source, inv_affine, opacity, src_box, src_frame, shape, softness)
+    arguments = _arguments("cuda", outs, ins, source, inv_affine, opacity, src_box, src_frame, shape, softness,
+                           masks=masks, source_alpha=source_alpha)
     device = source.device.index
     _cuda.paint(*arguments, device, torch.cuda.current_stream(device).cuda_stream)
 

@@ -106,22 +106,74 @@ def paint_(
     *,
     backend: str = "auto",
     validate: bool = True,
+    masks: torch.Tensor | None = None,
+    source_alpha: bool = False,
 ) -> None:
     """``outs[p]`` = ``ins[p]`` with ``tubelets`` painted on, all ``P`` copies (e.g. both
     clips of a positive pair) in one launch; ``ins=[]`` paints ``outs`` in place.
 
-    Every tensor is ``(B, C, T, H, W)`` but ``source``, which may be an output itself; no
-    output may share another element with ``source``, nor any with the tubelet parameters,
-    itself, another output or another copy's input.
+    Every tensor is ``(B, C, T, H, W)`` but ``source``, which may be an output itself and
+    has ``C + 1`` channels with ``source_alpha`` (the last one an alpha channel, see
+    :mod:`tubelets.reference`); no output may share another element with ``source``, nor
+    any with the tubelet parameters, itself, another output or another copy's input.
+    ``masks``: ``None``, or a contiguous ``(B, T, H, W)`` int8 tensor that receives the
+    index of the topmost tubelet on each pixel, ``-1`` where none (with no ``outs``: only
+    the masks are made).
     """
-    _check_videos(outs, ins, source, tubelets)
+    if masks is None and not source_alpha:
+        _check_videos(outs, ins, source, tubelets)
+    else:
+        _check_extras(outs, ins, source, tubelets, masks, source_alpha)
     name = resolve_backend(backend, source.device)
     torch.ops.tubelets.paint_(
         outs, ins, source,
         tubelets.inv_affine.float().contiguous(), tubelets.opacity.float().contiguous(),
         _int32(tubelets.src_box), _int32(tubelets.src_frame), _int32(tubelets.shape),
-        tubelets.softness.float().contiguous(), name, validate,
+        tubelets.softness.float().contiguous(), masks, source_alpha, name, validate,
     )  # fmt: skip
+
+
+MAX_MASKED_TUBELETS = 127
+"""The most tubelets per clip that masks can tell apart: their ids are int8."""
+
+
+def _check_extras(outs: list, ins: list, source: torch.Tensor, tubelets: Tubelets, masks: torch.Tensor | None,
+                  source_alpha: bool) -> None:
+    """:func:`_check_videos` for a call with masks or a source with an alpha channel."""
+    if not isinstance(source_alpha, bool):
+        raise TypeError(f"source_alpha must be a bool, got {type(source_alpha).__name__}")
+    check_tensor("source", source, "BCTHW")
+    if source_alpha and source.shape[1] < 2:
+        raise ValueError(f"source_alpha: the source needs a colour channel and an alpha channel, "
+                         f"got {source.shape[1]} channel(s)")
+    colours = source[:, : source.shape[1] - int(source_alpha)]
+    if outs:
+        _check_videos(outs, ins, colours, tubelets)
+    else:
+        if ins:
+            raise ValueError(f"give as many inputs as outputs, got {len(outs)} and {len(ins)}")
+        _check_tubelet_types(tubelets)
+    if masks is None:
+        if not outs:
+            raise ValueError("give outputs, masks or both")
+        return
+    if not isinstance(masks, torch.Tensor):
+        raise TypeError(f"masks must be a torch.Tensor or None, got {type(masks).__name__}")
+    batch, count, frames = tubelets.inv_affine.shape[:3]
+    if masks.dim() != 4 or masks.dtype != torch.int8 or masks.device != source.device \
+            or masks.shape[:2] != (batch, frames) or not masks.is_contiguous():
+        raise ValueError(f"masks must be a contiguous ({batch}, {frames}, H, W) int8 tensor on {source.device}, "
+                         f"got {tuple(masks.shape)} {masks.dtype} on {masks.device}")
+    if outs and masks.shape[2:] != outs[0].shape[3:]:
+        raise ValueError(f"masks must have the videos' frame size {tuple(outs[0].shape[3:])}, "
+                         f"got {tuple(masks.shape[2:])}")
+    if count > MAX_MASKED_TUBELETS:
+        raise ValueError(f"masks tell at most {MAX_MASKED_TUBELETS} tubelets apart (int8), got {count}")
+    if source.shape[0] != batch:
+        raise ValueError(f"source must have one clip per tubelet clip ({batch}), got {source.shape[0]}")
+    if tubelets.device != source.device:
+        raise ValueError(f"tubelets are on {tubelets.device} but the source is on {source.device}; "
+                         "use tubelets.to(source.device)")
 
 
 def _int32(tensor: torch.Tensor) -> torch.Tensor:
@@ -224,16 +276,25 @@ def _paint_op(
     src_frame: torch.Tensor,
     shape: torch.Tensor,
     softness: torch.Tensor,
+    masks: torch.Tensor | None,
+    source_alpha: bool,
     backend: str,
     validate: bool,
 ) -> None:
-    _check_parameter_shapes(outs[0], inv_affine, opacity, src_box, src_frame, shape, softness)
+    if outs:
+        canvas = outs[0]
+    else:  # paint_ checked: outputs, masks or both
+        assert masks is not None
+        canvas = masks.unsqueeze(1)  # (B, 1, T, H, W): the sizes painted
+    _check_parameter_shapes(canvas, inv_affine, opacity, src_box, src_frame, shape, softness)
     parameters = {"inv_affine": inv_affine, "opacity": opacity, "src_box": src_box, "src_frame": src_frame,
                   "shape": shape, "softness": softness}
     _check_memory(outs, ins, source, parameters)
+    if masks is not None:
+        _check_masks_memory(masks, [*outs, *ins, source, *parameters.values()])
     if ins and all(reference.same_elements(out, video) for out, video in zip(outs, ins)):
         ins = []  # every output is its own input: paint in place
-    if outs[0].numel() == 0:
+    if canvas.numel() == 0:
         return
     # A host read cannot happen inside a CUDA graph capture; the kernels clamp every index.
     capturing = source.is_cuda and torch.cuda.is_current_stream_capturing()
@@ -241,7 +302,9 @@ def _paint_op(
         _check_parameter_values(source, inv_affine, opacity, src_box, src_frame, shape, softness)
     if backend not in READS_CROPS_FIRST and any(_is_source(out, source) for out in outs):
         source, src_frame = _own_frames(source, src_frame)
-    _implementation(backend)(outs, ins or outs, source, inv_affine, opacity, src_box, src_frame, shape, softness)
+    extras = {} if masks is None and not source_alpha else {"masks": masks, "source_alpha": source_alpha}
+    _implementation(backend)(outs, ins or outs, source, inv_affine, opacity, src_box, src_frame, shape, softness,
+                             **extras)
 
 
 def _is_source(out: torch.Tensor, source: torch.Tensor) -> bool:
@@ -256,13 +319,15 @@ output (csrc/composite_cpu.cpp); the others get copies of the source frames then
 
 def _paint_fake(outs: list[torch.Tensor], ins: list[torch.Tensor], source: torch.Tensor, inv_affine: torch.Tensor,
                 opacity: torch.Tensor, src_box: torch.Tensor, src_frame: torch.Tensor, shape: torch.Tensor,
-                softness: torch.Tensor, backend: str, validate: bool) -> None:
+                softness: torch.Tensor, masks: torch.Tensor | None, source_alpha: bool, backend: str,
+                validate: bool) -> None:
     return None
 
 
 library.define(
     "paint_(Tensor(a!)[] outs, Tensor[] ins, Tensor source, Tensor inv_affine, Tensor opacity, Tensor src_box, "
-    "Tensor src_frame, Tensor shape, Tensor softness, str backend, bool validate) -> ()",
+    "Tensor src_frame, Tensor shape, Tensor softness, Tensor(b!)? masks, bool source_alpha, str backend, "
+    "bool validate) -> ()",
     _paint_op, _paint_fake,
 )
 
@@ -420,6 +485,13 @@ def _check_memory(outs: list, ins: list, source: torch.Tensor, parameters: dict)
                          for q, (other, other_span) in enumerate(others) if q not in (p, len(outs) + p)):
             raise ValueError(f"{label} must not overlap another output or another copy's input, "
                              "nor partly its own video")
+
+
+def _check_masks_memory(masks: torch.Tensor, others: list) -> None:
+    """The masks (contiguous, so apart from themselves) share no memory with ``others``."""
+    masks_span = span(masks)
+    if any(spans_meet(masks_span, span(other)) and share_memory(masks, other) for other in others):
+        raise ValueError("masks must not share memory with the videos, the source or the tubelets")
 
 
 def _apart(outs: list, ins: list, source: torch.Tensor, parameters: dict) -> bool:

@@ -5,6 +5,12 @@
 >>> q, k, tubes = overlay(v1, v2, return_tubelets=True)
 >>> q2, k2 = overlay(v1, v2, tubelets=tubes)         # replay the same tubelets
 >>> x2 = overlay(x)                                  # one clip; patches cut from x itself
+>>> q, k, masks = overlay(v1, v2, return_masks=True)  # (B, T, H, W) int8: topmost tubelet, -1 none
+>>> TubeletOverlay(source="sprites", sprites=bank)    # paste RGBA sprites (tubelets.sprites)
+
+Where the patches come from is ``source`` (:mod:`tubelets.sources`): ``"pair"`` (from
+``v1``, the paper's), ``"self"`` (each clip from itself), ``"batch"`` (from another clip
+of the batch) or ``"sprites"``.
 
 Works on batches ``(B, C, T, H, W)`` or ``(B, T, C, H, W)`` (``data_format``) and on single
 clips ``(C, T, H, W)`` / ``(T, C, H, W)`` inside ``DataLoader`` workers; on uint8, float16,
@@ -63,11 +69,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import ops
+from . import ops, sources
 from .config import TubeletConfig
 from .layout import check_channels
 from .params import Tubelets
 from .sampling import sample_tubelets
+from .sprites import assign_sprites, check_bank
 
 DATA_FORMATS = ("BCTHW", "BTCHW")
 
@@ -81,7 +88,7 @@ class TubeletOverlay(nn.Module):
 
     def __init__(self, config: TubeletConfig | None = None, *, data_format: str = "BCTHW",
                  backend: str = "auto", inplace: bool = False, channels: int | None = None,
-                 **fields: Any) -> None:
+                 source: str = "pair", sprites: torch.Tensor | None = None, **fields: Any) -> None:
         """Args:
             config: what to sample, a :class:`TubeletConfig`; ``None``: the paper's
                 configuration, or the config that ``fields`` give.
@@ -96,6 +103,13 @@ class TubeletOverlay(nn.Module):
             channels: the clips' channel count, if more than 4 (see :mod:`tubelets.layout`:
                 without it, a clip with more channels is refused as one in another layout,
                 e.g. ``(T, H, W, C)``); given, clips must have exactly that many.
+            source: where the patches come from, one of :data:`tubelets.sources.SOURCES`:
+                ``"pair"`` (from ``v1``, for both clips), ``"self"`` (each clip from
+                itself), ``"batch"`` (clip ``b`` from ``v1[b - 1]``), ``"sprites"``.
+            sprites: with ``source="sprites"``, the ``(N, 4, h, w)`` RGBA bank
+                (:func:`tubelets.load_sprites`; uint8 or float, ideally in the clips'
+                dtype and on their device: it is converted on every call otherwise).
+                The clips must then have 3 channels.
             **fields: instead of ``config``, its fields (not both), e.g. ``num_tubelets=2,
                 motion="nonlinear", transforms=("rotation",)``. Sizes and steps are
                 fractions of the frame (``patch_size=(16/112, 64/112)``: 16 to 64 px of a
@@ -106,8 +120,9 @@ class TubeletOverlay(nn.Module):
         range; the output keeps the dtype), with any strides, on any device.
 
         Raises:
-            ValueError: an unknown ``data_format`` or ``backend``, both ``config`` and
-                ``fields``, ``channels`` below 1, or a field out of its range.
+            ValueError: an unknown ``data_format``, ``backend`` or ``source``, both
+                ``config`` and ``fields``, ``channels`` below 1, a field out of its range,
+                or ``sprites`` missing for (or given without) ``source="sprites"``.
             TypeError: a non-bool ``inplace``, a non-int ``channels``, or a field of the
                 wrong type.
         """
@@ -124,6 +139,14 @@ class TubeletOverlay(nn.Module):
             raise TypeError(f"channels must be an int or None, got {type(channels).__name__}")
         if channels is not None and channels < 1:
             raise ValueError(f"channels must be at least 1, got {channels}")
+        if source not in sources.SOURCES:
+            raise ValueError(f"source: unknown {source!r}; choose from {', '.join(sources.SOURCES)}")
+        if (source == "sprites") != (sprites is not None):
+            raise ValueError("sprites: give a bank with source='sprites', and only then")
+        self.source = source
+        # A buffer: .to(device) moves it with the module; not saved in its state_dict.
+        self.register_buffer("sprites", None if sprites is None else check_bank(sprites), persistent=False)
+        self.sprites: torch.Tensor | None
         self.data_format = data_format
         self.channels = channels
         self.backend = backend
@@ -137,8 +160,8 @@ class TubeletOverlay(nn.Module):
         tubelets: Tubelets | None = None,
         generator: torch.Generator | None = None,
         return_tubelets: bool = False,
-    ) -> (torch.Tensor | tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, Tubelets]
-          | tuple[torch.Tensor, torch.Tensor, Tubelets]):
+        return_masks: bool = False,
+    ) -> torch.Tensor | tuple[Any, ...]:
         """Paint tubelets cut from ``v1`` onto ``v1`` (and ``v2``).
 
         Args:
@@ -150,9 +173,13 @@ class TubeletOverlay(nn.Module):
                 instead of sampling; their values are checked first (see :mod:`tubelets.ops`).
             generator: draws the sampling seed instead of the global RNG of ``v1``'s device.
             return_tubelets: also return the :class:`Tubelets` painted.
+            return_masks: also return the masks the kernels write as they paint:
+                ``(B, T, H, W)`` (``(T, H, W)`` for one clip) int8, the index of the topmost
+                tubelet on each pixel, ``-1`` where none (:mod:`tubelets.masks`).
 
-        Returns ``v1'`` or ``(v1', v2')``, followed by the :class:`Tubelets` when
-        ``return_tubelets``: tensors of the inputs' shape, dtype and device.
+        Returns ``v1'`` or ``(v1', v2')`` (tensors of the inputs' shape, dtype and device),
+        followed by the :class:`Tubelets` when ``return_tubelets``, then the masks when
+        ``return_masks``.
         """
         clips = [v1] if v2 is None else [v1, v2]
         self._check_clips(clips)
@@ -163,30 +190,45 @@ class TubeletOverlay(nn.Module):
         if 0 in (frames, height, width):
             raise ValueError(f"v1 must have at least one frame of at least 1×1 pixels, "
                              f"got {frames} frames of {height}×{width}")
+        if self.sprites is not None and source.shape[1] != 3:
+            raise ValueError(f"source='sprites' pastes RGB sprites: v1 must have 3 channels, got {source.shape[1]}")
         validate = tubelets is not None  # sampled tubelets are valid by construction
         if tubelets is None:
             tubelets = sample_tubelets(self.config, batch, frames, height, width,
                                        device=v1.device, generator=generator)
+            if self.sprites is not None:
+                tubelets = assign_sprites(tubelets, self.sprites, generator=generator)
+        masks = None
+        if return_masks:
+            masks = torch.empty(batch, frames, height, width, dtype=torch.int8, device=v1.device)
         if self.inplace:  # patches cut from v1 as it is painted: the op reads every crop first
             outputs = clips
-            ops.paint_([self._logical(clip) for clip in clips], [], source, tubelets,
-                       backend=self.backend, validate=validate)
+            targets, inputs = [self._logical(clip) for clip in clips], []
         else:
             # Independent outputs (one allocation each), contiguous in the caller's layout.
             outputs = [torch.empty(clip.shape, dtype=clip.dtype, device=clip.device) for clip in clips]
             for output in outputs:
                 ops.advise_huge_pages(output)
-            logical = [self._logical(video) for video in (*outputs, *clips)]
-            ops.paint_(logical[: len(clips)], logical[len(clips):], source, tubelets,
-                       backend=self.backend, validate=validate)
-        if v2 is None:
-            return (outputs[0], tubelets) if return_tubelets else outputs[0]
-        return (outputs[0], outputs[1], tubelets) if return_tubelets else (outputs[0], outputs[1])
+            targets, inputs = [self._logical(video) for video in outputs], [self._logical(clip) for clip in clips]
+        logical_clips = [source] if len(clips) == 1 else [source, self._logical(clips[1])]
+        for i, cut in enumerate(sources.cuts(self.source, logical_clips, tubelets, self.sprites)):
+            ops.paint_([targets[p] for p in cut.clips], [inputs[p] for p in cut.clips] if inputs else [],
+                       cut.source, cut.tubelets, backend=self.backend, validate=validate,
+                       masks=masks if i == 0 else None, source_alpha=cut.source_alpha)
+        results: list[Any] = list(outputs)
+        if return_tubelets:
+            results.append(tubelets)
+        if masks is not None:
+            results.append(masks if v1.dim() == 5 else masks[0])
+        return results[0] if len(results) == 1 else tuple(results)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
         channels = f", channels={self.channels}" if self.channels is not None else ""
-        return f"{self.config}, data_format={self.data_format!r}, backend={self.backend!r}{inplace}{channels}"
+        source = f", source={self.source!r}" if self.source != "pair" else ""
+        if self.sprites is not None:
+            source += f", sprites={tuple(self.sprites.shape)}"
+        return f"{self.config}, data_format={self.data_format!r}, backend={self.backend!r}{inplace}{channels}{source}"
 
     def _logical(self, video: torch.Tensor) -> torch.Tensor:
         """A ``(B, C, T, H, W)`` view of a batch, or of a single clip as a batch of one, in

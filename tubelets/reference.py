@@ -13,8 +13,16 @@ Per output pixel ``p`` of frame ``t`` of clip ``b``, for each tubelet ``m`` in i
     a = opacity[b, m, t] · shape_alpha
     s = clamp(centre + u · half, crop)                          # source pixel, see params
     v = bilinear(source[b, :, src_frame[b, m]], s)              # lerps: x, then y
+    a = a · clamp(v[C] · unit, 0, 1); v = v[:C]                 # only with source_alpha
+    mask = m if a > 0 (or NaN)                                  # only with masks
     out = out if a <= 0 else v if a >= 1 else out · (1 - a) + v · a
     out = quantise(out)                                         # after every tubelet
+
+With ``source_alpha`` the source has one channel more than the videos, an alpha channel
+(a sprite's, say): sampled like the others, times ``unit`` (``1/255`` in float32 for uint8,
+1 for floats) and clamped to ``[0, 1]`` (a NaN gives 0), it multiplies the coverage.
+``masks`` ``(B, T, H, W)`` int8 gets the index of the last (topmost) tubelet painting
+each pixel, ``-1`` where none does: the footprint of every tubelet, from the same ``a``.
 
 ``quantise`` is ``clamp(floor(v + 0.5), 0, 255)`` for uint8 and round-to-nearest-even
 for float16/bfloat16, so a pixel after each tubelet is a valid value of the dtype.
@@ -48,25 +56,36 @@ def paint_(
     src_frame: torch.Tensor,
     shape: torch.Tensor,
     softness: torch.Tensor,
+    *,
+    masks: torch.Tensor | None = None,
+    source_alpha: bool = False,
 ) -> None:
     """Write ``ins[p]`` with the tubelets painted on into ``outs[p]``, for every copy ``p``.
 
     Args:
         outs: ``P`` tensors ``(B, C, T, H, W)``, any strides; ``outs[p]`` may be ``ins[p]``
             itself (painted in place), and must not overlap ``source`` or another output.
+            ``P`` may be 0 when ``masks`` are given.
         ins: ``P`` tensors of the same shape, dtype and device, any strides.
         source: ``(B, C, Ts, Hs, Ws)``, any strides; where the patch pixels come from.
         inv_affine: ``(B, M, T, 2, 3)`` float32.
         opacity: ``(B, M, T)`` float32.
         src_box: ``(B, M, 4)`` int32.  src_frame, shape: ``(B, M)`` int32.
         softness: ``(B, M)`` float32.
+        masks: ``None``, or ``(B, T, H, W)`` int8 to receive the topmost tubelet's index.
+        source_alpha: the source's last channel is an alpha channel (see above).
     """
     for out, video in zip(outs, ins):
         if not same_elements(out, video):
             out.copy_(video)
-    height, width = outs[0].shape[-2:]
+    canvas = outs[0] if outs else masks  # masks without outputs (see ops.paint_)
+    assert canvas is not None
+    height, width = canvas.shape[-2:]
     batch, frames = inv_affine.shape[0], inv_affine.shape[2]
     channels = source.shape[1]
+    colours = channels - 1 if source_alpha else channels
+    if masks is not None:
+        masks.fill_(-1)
     boxes = frame_boxes(inv_affine, height, width)  # (B, M, T, 4)
     patches = source.permute(0, 2, 3, 4, 1)  # (B, Ts, Hs, Ws, C), a view
     src_frame = src_frame.clamp(0, source.shape[2] - 1)
@@ -89,6 +108,14 @@ def paint_(
             u = _patch_coords(inv_affine[b, m, t], x, y)
             alpha = _alpha(u, opacity[b, m, t], box[chunk][n], shape[b, m], softness[b, m], x, y)[..., None]
             value = _bilinear(patches, b, src_frame[b, m], src_box[b, m], u)
+            if source_alpha:
+                unit = 1 / 255 if source.dtype == torch.uint8 else 1.0
+                coverage = value[..., colours:] * torch.tensor(unit, dtype=torch.float32)
+                alpha = alpha * torch.fmin(torch.fmax(coverage, torch.zeros(())), torch.ones(()))
+                value = value[..., :colours]
+            if masks is not None:
+                b3, t3 = b[:, None, None], t[:, None, None]
+                masks[b3, t3, y, x] = torch.where(alpha[..., 0] <= 0, masks[b3, t3, y, x], m)
             for out in outs:
                 pixels = out.permute(0, 2, 3, 4, 1)  # (B, T, H, W, C), a view
                 where = (b[:, None, None], t[:, None, None], y, x)
