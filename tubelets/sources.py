@@ -1,16 +1,16 @@
 """Where the patches come from: the source modes of :class:`~tubelets.TubeletOverlay`.
 
-==========  ==================================================================
-mode        patches are cut from
-==========  ==================================================================
-``"pair"``  ``v1``, for ``v1`` and ``v2`` alike: the pair shares only the motion
-            and the patches (§3.2, the default; a single clip: the clip itself)
-``"self"``  each clip itself: ``v2`` gets ``v2``'s patches, so the pair shares
-            only the motion
-``"batch"`` another clip of the batch, ``v1[(b - 1) mod B]`` for clip ``b``
-            (rolled; a batch of one: the clip itself)
-``"sprites"`` a sprite bank (:mod:`tubelets.sprites`), with the sprites' alpha
-==========  ==================================================================
+=============  ===============================================================
+mode           patches are cut from
+=============  ===============================================================
+``"pair"``     ``v1``, for ``v1`` and ``v2`` alike: the pair shares only the
+               motion and the patches (§3.2, the default; a single clip: itself)
+``"self"``     each clip itself: ``v2`` gets ``v2``'s patches, so the pair shares
+               only the motion
+``"batch"``    another clip of the batch, ``v1[(b - 1) mod B]`` for clip ``b``
+               (rolled; a batch of one: the clip itself)
+``"sprites"``  a sprite bank (:mod:`tubelets.sprites`), with the sprites' alpha
+=============  ===============================================================
 
 :func:`cuts` says, for one call, which clips are painted from which source; the kernels
 are the same in every mode, only their source differs.
