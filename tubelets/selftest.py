@@ -159,9 +159,36 @@ def paint_mismatch(case: Case, backend: str, device: torch.device) -> str | None
     return mismatch(composite(video, source, tubes, backend=backend, out=out), expected)
 
 
-def parity(backend: str, device: torch.device, cases: list[Case]) -> Callable[[], str]:
+def masks_mismatch(case: Case, backend: str, device: torch.device) -> str | None:
+    """How ``backend`` differs from the reference on ``case`` painted with masks from a source
+    with an alpha channel (transparent, opaque and between; floats beyond [0, 1] too), with
+    the videos and with masks alone."""
+    video, source, tubes = make_inputs(case, device)
+    generator = torch.Generator().manual_seed(case.seed + 1)
+    unit = torch.rand(source[:, :1].shape, generator=generator).to(device)
+    alpha = ((unit * 3).floor() * 127.5).round().to(torch.uint8) if case.dtype == torch.uint8 else \
+        (unit * 1.6 - 0.3).to(case.dtype)
+    source = torch.cat([source, alpha], 1)
+    results = []
+    for name in (backend, "torch"):
+        out = torch.empty_like(video, memory_format=torch.contiguous_format)
+        masks = torch.empty(video.shape[0], *video.shape[2:], dtype=torch.int8, device=device)
+        alone = torch.empty_like(masks)
+        ops.paint_([out], [video], source, tubes, backend=name, masks=masks, source_alpha=True)
+        ops.paint_([], [], source, tubes, backend=name, masks=alone, source_alpha=True)
+        results.append((out, masks, alone))
+    (out, masks, alone), (want, want_masks, _) = results
+    for label, actual, expected in (("pixels", out, want), ("masks", masks, want_masks),
+                                    ("masks alone", alone, want_masks)):
+        if problem := mismatch(actual, expected):
+            return f"{label}: {problem}"
+    return None
+
+
+def parity(backend: str, device: torch.device, cases: list[Case],
+           compare: Callable[[Case, str, torch.device], str | None] = paint_mismatch) -> Callable[[], str]:
     def check() -> str:
-        failures = [f"{case}: {problem}" for case in cases if (problem := paint_mismatch(case, backend, device))]
+        failures = [f"{case}: {problem}" for case in cases if (problem := compare(case, backend, device))]
         if failures:
             raise AssertionError(f"{len(failures)} of {len(cases)} cases differ; " + "; ".join(failures[:3]))
         return f"{len(cases)} cases, same bits"
@@ -318,6 +345,8 @@ def plan(device: torch.device, quick: bool) -> tuple[Checks, list[str], Checks]:
         }
         for family, cases in families.items():
             checks.append((f"{backend}: {family}", parity(backend, device, cases)))
+        masked = [Case(shape, d) for shape in (small, *AWKWARD[1:3]) for d in DTYPES]
+        checks.append((f"{backend}: masks, sprite alpha", parity(backend, device, masked, masks_mismatch)))
         if device.type == "cuda":
             checks.append((f"{backend}: non-default stream", functools.partial(side_stream, backend, device)))
             checks.append((f"{backend}: cuda:1 from cuda:0", _second_gpu(backend)))
