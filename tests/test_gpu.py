@@ -62,6 +62,28 @@ def test_gpu_backend_matches_cpu_reference(backend, dtype, layout):
     assert torch.equal(bits(actual.cpu()), bits(expected))
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_masks_and_source_alpha_on_gpu(backend, dtype):
+    """Masks, with the videos and alone, and a source alpha channel: the CPU reference's bits."""
+    needs(backend)
+    video, source, tubes = scene(dtype)
+    level = torch.rand(source[:, :1].shape, generator=torch.Generator().manual_seed(1))
+    alpha = (level * 3).floor().mul(127.5).round().to(dtype) if dtype == torch.uint8 else (level * 1.6 - 0.3).to(dtype)
+    source = torch.cat([source, alpha], 1)
+    results = {}
+    for device, name in (("cpu", "torch"), ("cuda", backend)):
+        v, s, t = on(device, video, source, tubes)
+        out, masks = torch.empty_like(v), torch.empty(v.shape[0], *v.shape[2:], dtype=torch.int8, device=device)
+        alone = torch.empty_like(masks)
+        ops.paint_([out], [v], s, t, backend=name, masks=masks, source_alpha=True)
+        ops.paint_([], [], s, t, backend=name, masks=alone, source_alpha=True)
+        results[device] = (bits(out.cpu()), masks.cpu(), alone.cpu())
+    (want, want_masks, _), (got, masks, alone) = results["cpu"], results["cuda"]
+    assert torch.equal(got, want) and torch.equal(masks, want_masks) and torch.equal(alone, want_masks)
+    assert (want_masks >= 0).any()
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=str)
 @pytest.mark.parametrize("backend", GPU_BACKENDS)
 def test_nan_payloads_on_gpu(backend, dtype):
