@@ -106,6 +106,26 @@ class Tubelets:
         """``(B, M, T, 4)`` int32 boxes holding each patch in a ``height × width`` frame."""
         return frame_boxes(self.inv_affine, height, width)
 
+    def boxes(self, height: int, width: int) -> torch.Tensor:
+        """``(B, M, T, 4)`` int64 tight boxes ``(x0, y0, x1, y1)``, inclusive pixel indices,
+        of the pixels each tubelet paints in each frame of a ``height × width`` frame;
+        ``(0, 0, -1, -1)`` where it paints none (off the frame, or opacity 0).
+
+        Unlike :meth:`frame_boxes` (the compositors' box around the whole patch square, a
+        pixel of margin on each side) these follow the shape: see :func:`tubelets.footprint.boxes`.
+        """
+        # Imported here: footprint builds on this module (the spine), which never imports it.
+        from .footprint import boxes
+
+        return boxes(self.inv_affine, self.opacity, self.shape, self.softness, height, width)
+
+    def visible(self, height: int, width: int) -> torch.Tensor:
+        """``(B, M, T)`` bool: whether each tubelet paints a pixel of a ``height × width``
+        frame in each frame (its :meth:`boxes` box is not empty; opacity 0 is invisible)."""
+        from .footprint import visible
+
+        return visible(self.inv_affine, self.opacity, self.shape, self.softness, height, width)
+
     def __getitem__(self, index: SupportsIndex | slice | list[int] | list[bool] | torch.Tensor) -> Tubelets:
         """The tubelets of the clips ``index`` selects along ``B``; every field keeps its
         batch dimension.
