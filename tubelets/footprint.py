@@ -10,20 +10,22 @@ the unit L1 ball, i.e. ``max(|u_x + u_y|, |u_x - u_y|) <= 1``); and only if
 
 The region is convex: on a pixel row ``y`` it covers one chord ``[left(y), right(y)]``,
 worked out in closed form from ``A`` and ``a`` (two slabs ``|α·x + β| <= 1`` for the
-polygons, a quadratic for the ellipse). ``right`` is concave in ``y``, so its largest
-value over the rows of the frame lies on one of the two rows around the ``y`` of the
-shape's rightmost point (clipped to the frame); that point is ``c + F · u*`` under the
-forward map ``F = A⁻¹``, ``c = -F · a``, where ``u*`` is the point of the shape farthest
-along the row ``F[0]``: ``sign(F[0])`` for the square, ``F[0] / |F[0]|`` for the disc, the
-vertex along the larger ``|F0k|`` for the L1 ball. Likewise for ``left`` and, on columns,
-for the top and the bottom. Everything is float64 from the float32 maps, and a patch
-partly off the frame gets the box of the part inside.
+polygons, a quadratic for the ellipse). ``right`` is concave in ``y``: it falls away
+from the ``y`` of the shape's rightmost point clipped to the frame, ``y*``. That point is
+``c + F · u*`` under the forward map ``F = A⁻¹``, ``c = -F · a``, where ``u*`` is the point
+of the shape farthest along the row ``F[0]``: ``sign(F[0])`` for the square,
+``F[0] / |F[0]|`` for the disc, the vertex along the larger ``|F0k|`` for the L1 ball. So
+the right side is the largest ``floor(right(y))`` over the rows ``floor(y*) - REACH`` …
+``floor(y*) + REACH + 1`` of the frame: the inner ones count where their chord holds a
+pixel centre, the two outer ones always, bounding every row beyond. Likewise for ``left``
+and, on columns, for the top and the bottom. Everything is float64 from the float32 maps,
+and a patch partly off the frame gets the box of the part inside.
 
 How tight: no pixel outside the box is painted, up to the float32 rounding of ``u`` in
 the compositor (a centre within about 1e-5 px of the edge may fall either way: one pixel
-per side). A side can lie a pixel out where the chord on the row (or column) that decides
-it is shorter than a pixel and holds no pixel centre (a sharp corner, a sliver); a sliver
-thinner than a pixel can be visible and paint nothing.
+per side). A side lies out only where the chords on all the inner rows (or columns) hold
+no pixel centre: a corner sharper than :data:`REACH` rows can cover, or a sliver thinner
+than a pixel, which can also be visible and paint nothing.
 
 :func:`tubelets.params.frame_boxes`, which the compositors use, is a looser box around
 the whole unit square with a pixel of margin: it holds these boxes whatever the shape.
@@ -39,8 +41,8 @@ from .params import SHAPES, forward_map
 ELLIPSE, RHOMBUS = SHAPES.index("ellipse"), SHAPES.index("rhombus")  # anything else: rectangle
 
 REACH = 2
-"""Lines (rows or columns) each side of the farthest point's that must hold a painted
-pixel centre to count; past them the chords bound the box. More is tighter and slower."""
+"""Rows (or columns) each side of the extreme point's that count only where they hold a
+pixel centre; the next ones bound the rest. More is tighter on sharp corners, and slower."""
 
 EMPTY = (0, 0, -1, -1)
 """The box of a tubelet that paints nothing in a frame: ``x1 < x0`` and ``y1 < y0``."""
