@@ -3,6 +3,8 @@
 Each tubelet is painted alone at opacity 1 onto a black float32 canvas from a source whose
 values are all at least 1, so the changed pixels are exactly its footprint; their box must
 match ``boxes`` to a pixel per side (the float32 rounding of the maps in the compositor).
+A sliver, a patch thinner than a couple of pixels somewhere, may fall between the pixel
+centres: its box need only hold what it paints.
 """
 import dataclasses
 
@@ -49,13 +51,19 @@ def check_against_paint(tubes: Tubelets, height: int, width: int) -> None:
     got, changed = painted(tubes, height, width)
     assert torch.equal(visible, boxes[..., 2] >= boxes[..., 0])
     assert not (changed & ~visible).any(), "pixels changed by a tubelet-frame called invisible"
-    assert ((got - boxes).abs() <= 1)[changed].all(), (got[changed], boxes[changed])
+    # Thin: the disc inscribed in the shape (radius 1/√2 for the rhombus, 1 otherwise) maps
+    # to under 2 px across, 2 · (1/√2) / σ_max of the 2×2 part of inv_affine.
+    thin = torch.linalg.matrix_norm(tubes.inv_affine[..., :2].double(), ord=2) > 2 ** -0.5
+    near = ((got - boxes).abs() <= 1).all(-1)
+    assert near[changed & ~thin].all(), (got[changed & ~thin], boxes[changed & ~thin])
+    inside = (got[..., :2] >= boxes[..., :2] - 1) & (got[..., 2:] <= boxes[..., 2:] + 1)
+    assert inside.all(-1)[changed].all(), "pixels painted outside the box"
     frame = tubes.frame_boxes(height, width).long()
     assert (got[..., :2] >= frame[..., :2]).all() and (got[..., 2:] <= frame[..., 2:]).all()
     assert ((boxes[..., :2] >= frame[..., :2]) & (boxes[..., 2:] <= frame[..., 2:]))[visible].all()
     # Visible but nothing changed: only a rounding sliver, a pixel or two.
     sizes = (boxes[..., 2:] - boxes[..., :2] + 1).prod(-1)
-    assert (sizes[visible & ~changed] <= 2).all()
+    assert (sizes[visible & ~changed & ~thin] <= 2).all()
     assert (boxes[~visible] == torch.tensor(EMPTY)).all()
 
 
@@ -69,6 +77,8 @@ def test_boxes_hold_exactly_the_painted_pixels(shape, softness):
     # partly and wholly off the frame.
     tubes = sample_tubelets(config, 6, 5, 2 * height, 2 * width, seed=torch.tensor(SHAPES.index(shape)))
     check_against_paint(tubes, height, width)
+    thin = torch.linalg.matrix_norm(tubes.inv_affine[..., :2].double(), ord=2) > 2 ** -0.5
+    assert thin.float().mean() < 0.1, "slivers among the sampled patches: the strict check skips them"
     boxes = tubes.boxes(height, width)
     clipped = (boxes[..., 0] == 0) | (boxes[..., 2] == width - 1) | (boxes[..., 1] == 0) | (boxes[..., 3] == height - 1)
     assert (clipped & tubes.visible(height, width)).any(), "no patch partly off the frame: the test lost its edge"
@@ -134,3 +144,10 @@ def test_bad_frame_size_names_the_argument(height, width, name):
     for method in (tubes.boxes, tubes.visible):
         with pytest.raises(ValueError, match=f"^{name} must be an integer >= 1"):
             method(height, width)
+
+
+def test_no_values_are_read_and_empty_batches_work():
+    tubes = sample_tubelets(TubeletConfig(), 2, 3, 20, 24, seed=torch.tensor(0))
+    meta = tubes.to("meta")  # a value read from the host would raise on meta tensors
+    assert meta.boxes(20, 24).shape == (2, 2, 3, 4) and meta.visible(20, 24).shape == (2, 2, 3)
+    assert tubes[0:0].boxes(20, 24).shape == (0, 2, 3, 4)
