@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from tubelets import SHAPES, TubeletConfig, composite, sample_tubelets
+from tubelets import SHAPES, TubeletConfig, Tubelets, composite, sample_tubelets
 from tubelets.video import bundled_clip, read_clip
 
 CONFIG = TubeletConfig(num_tubelets=3, transforms=("rotation", "scale", "shear"), patch_size=(0.25, 0.45),
@@ -42,7 +42,7 @@ def main() -> None:
     clip = read_clip(bundled_clip("bikes.mp4"), frames=FRAMES, size=SIZE)[None]  # (1, 3, T, H, W) uint8
     source = read_clip(bundled_clip("bigbuckbunny.mp4"), frames=FRAMES, size=SIZE, start=60)[None]
     tubes = sample_tubelets(CONFIG, 1, FRAMES, SIZE, SIZE, seed=torch.tensor(args.seed))
-    tubes = type(tubes).from_dict({**tubes.to_dict(), "shape": torch.arange(len(SHAPES), dtype=torch.int32)[None]})
+    tubes = Tubelets.from_dict({**tubes.to_dict(), "shape": torch.arange(len(SHAPES), dtype=torch.int32)[None]})
     painted = composite(clip, source, tubes)
     boxes, visible = tubes.boxes(SIZE, SIZE)[0], tubes.visible(SIZE, SIZE)[0]  # (M, T, 4), (M, T)
     shown = range(0, FRAMES, EVERY)
