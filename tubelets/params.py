@@ -106,6 +106,26 @@ class Tubelets:
         """``(B, M, T, 4)`` int32 boxes holding each patch in a ``height × width`` frame."""
         return frame_boxes(self.inv_affine, height, width)
 
+    def boxes(self, height: int, width: int) -> torch.Tensor:
+        """``(B, M, T, 4)`` int64 tight boxes ``(x0, y0, x1, y1)``, inclusive pixel indices,
+        of the pixels each tubelet paints in each frame of a ``height × width`` frame;
+        ``(0, 0, -1, -1)`` where it paints none (off the frame, or opacity 0).
+
+        Unlike :meth:`frame_boxes` (the compositors' box around the whole patch square, a
+        pixel of margin on each side) these follow the shape: see :func:`tubelets.footprint.boxes`.
+        """
+        # Imported here: footprint builds on this module (the spine), which never imports it.
+        from .footprint import boxes
+
+        return boxes(self.inv_affine, self.opacity, self.shape, self.softness, height, width)
+
+    def visible(self, height: int, width: int) -> torch.Tensor:
+        """``(B, M, T)`` bool: whether each tubelet paints a pixel of a ``height × width``
+        frame in each frame (its :meth:`boxes` box is not empty; opacity 0 is invisible)."""
+        from .footprint import visible
+
+        return visible(self.inv_affine, self.opacity, self.shape, self.softness, height, width)
+
     def __getitem__(self, index: SupportsIndex | slice | list[int] | list[bool] | torch.Tensor) -> Tubelets:
         """The tubelets of the clips ``index`` selects along ``B``; every field keeps its
         batch dimension.
@@ -294,6 +314,21 @@ def compile_inv_affine(
     return torch.stack(rows, -2).float()
 
 
+def forward_map(inv_affine: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The patch → output pixel maps of ``(..., 2, 3)`` maps ``inv_affine``, in float64.
+
+    Returns ``(forward, centre)``: ``forward`` ``(..., 2, 2)``, the inverse of the 2×2 part
+    (pixels per patch unit), and ``centre`` ``(..., 2)``, where ``u = 0`` lands, pixels; a
+    pixel is ``centre + forward · u``. A singular 2×2 part leaves infinities or NaN in both.
+    """
+    m = inv_affine.double()
+    a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
+    det = a * d - b * c
+    forward = torch.stack([d, -b, -c, a], -1).unflatten(-1, (2, 2)) / det[..., None, None]
+    centre = -(forward @ m[..., 2:]).squeeze(-1)
+    return forward, centre
+
+
 def frame_boxes(inv_affine: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """``(..., 4)`` int32 boxes ``(x0, y0, x1, y1)``, inclusive, that hold each patch.
 
@@ -301,11 +336,7 @@ def frame_boxes(inv_affine: torch.Tensor, height: int, width: int) -> torch.Tens
     patch off the frame gets ``x1 < x0``. One pixel of margin keeps them conservative
     against rounding in ``inv_affine``.
     """
-    m = inv_affine.double()
-    a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
-    det = a * d - b * c
-    forward = torch.stack([d, -b, -c, a], -1).unflatten(-1, (2, 2)) / det[..., None, None]
-    centre = -(forward @ m[..., 2:]).squeeze(-1)
+    forward, centre = forward_map(inv_affine)
     extent = forward.abs().sum(-1)  # half-size of the box around the patch square
     low = torch.floor(centre - extent) - 1
     high = torch.ceil(centre + extent) + 1
