@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from helpers import cpu_backends
-from tubelets import TubeletConfig, TubeletOverlay, load_sprites, ops, render_masks, sample_tubelets
-from tubelets.sprites import assign_sprites
+from tubelets import TubeletConfig, TubeletOverlay, composite, load_sprites, ops, render_masks, sample_tubelets
+from tubelets.sprites import assign_sprites, sprite_source
 
 PIL = pytest.importorskip("PIL.Image")
 
@@ -82,6 +82,17 @@ def test_sprites_paint_their_opaque_pixels_and_nothing_around_them(backend, dtyp
     other = bank(dtype=torch.float32 if dtype == torch.uint8 else torch.uint8)
     again = TubeletOverlay(overlay.config, source="sprites", sprites=other, backend=backend)(v1, tubelets=tubes)
     assert torch.equal(again, out)
+
+
+def test_composite_pastes_a_sprite_bank_with_masks():
+    """composite(source=sprite_source(...), source_alpha=True) is what the overlay paints."""
+    sprites = bank()
+    overlay = TubeletOverlay(source="sprites", sprites=sprites, backend="torch")
+    v1 = torch.randint(0, 256, (2, 3, 4, 40, 56), dtype=torch.uint8)
+    want, tubes, want_masks = overlay(v1, return_tubelets=True, return_masks=True)
+    masks = torch.empty_like(want_masks)
+    got = composite(v1, sprite_source(sprites, 2, torch.uint8, v1.device), tubes, masks=masks, source_alpha=True)
+    assert torch.equal(got, want) and torch.equal(masks, want_masks)
 
 
 @pytest.mark.parametrize("backend", cpu_backends())

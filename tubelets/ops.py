@@ -56,6 +56,8 @@ def composite(
     backend: str = "auto",
     out: torch.Tensor | None = None,
     validate: bool = True,
+    masks: torch.Tensor | None = None,
+    source_alpha: bool = False,
 ) -> torch.Tensor:
     """``video`` with ``tubelets`` painted on, patches cut from ``source``.
 
@@ -70,6 +72,10 @@ def composite(
             ``source`` or itself (a storage, or a NumPy array, it may share). ``None``: a
             new tensor with ``video``'s layout.
         validate: check the tubelets' values first (see the module docstring).
+        masks: ``None``, or a contiguous ``(B, T, H, W)`` int8 tensor that receives the
+            topmost tubelet's index on each pixel, ``-1`` where none (see :func:`paint_`).
+        source_alpha: ``source`` has ``C + 1`` channels, the last an alpha channel that
+            multiplies the coverage (a sprite bank, :func:`tubelets.sprites.sprite_source`).
     Returns:
         ``out``, or the new tensor.
 
@@ -94,7 +100,8 @@ def composite(
         check_no_grad("out", out)
     # Whether out is video (in place) is decided inside the op, where data pointers are real
     # (torch.compile cannot compare them here under fullgraph=True).
-    paint_([out], [video], source, tubelets, backend=backend, validate=validate)
+    paint_([out], [video], source, tubelets, backend=backend, validate=validate, masks=masks,
+           source_alpha=source_alpha)
     return out
 
 
