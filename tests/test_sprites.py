@@ -154,6 +154,11 @@ def test_source_modes_and_banks_are_checked_with_their_names():
     with pytest.raises(ValueError, match=r"tubelets.src_frame must lie in \[0, 5\)"):
         overlay(torch.zeros(1, 3, 2, 16, 16, dtype=torch.uint8), tubelets=bad)
     assert "source='sprites', sprites=(5, 4, 20, 30)" in repr(overlay)
+    clips = torch.zeros(2, 3, 2, 16, 16, dtype=torch.uint8)
+    plain = sample_tubelets(TubeletConfig(), 2, 2, 16, 16, seed=torch.tensor(1))
+    far = plain.__class__(**{**plain.to_dict(), "src_frame": plain.src_frame + 2})
+    with pytest.raises(ValueError, match=r"tubelets.src_frame must lie in \[0, 2\)"):
+        TubeletOverlay(source="batch")(clips, tubelets=far)
     assert overlay.to("cpu").sprites is not None and "sprites" not in overlay.state_dict()
     with pytest.raises(TypeError, match="source_alpha must be a bool"):
         ops.paint_([], [], torch.zeros(1, 4, 1, 2, 2), tubes, masks=None, source_alpha=1)

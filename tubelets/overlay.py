@@ -211,7 +211,8 @@ class TubeletOverlay(nn.Module):
                 ops.advise_huge_pages(output)
             targets, inputs = [self._logical(video) for video in outputs], [self._logical(clip) for clip in clips]
         logical_clips = [source] if len(clips) == 1 else [source, self._logical(clips[1])]
-        for i, cut in enumerate(sources.cuts(self.source, logical_clips, tubelets, self.sprites)):
+        for i, cut in enumerate(sources.cuts(self.source, logical_clips, tubelets, self.sprites,
+                                                validate=validate)):
             ops.paint_([targets[p] for p in cut.clips], [inputs[p] for p in cut.clips] if inputs else [],
                        cut.source, cut.tubelets, backend=self.backend, validate=validate,
                        masks=masks if i == 0 else None, source_alpha=cut.source_alpha)

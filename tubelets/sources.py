@@ -39,13 +39,20 @@ class Cut(NamedTuple):
     source_alpha: bool
 
 
-def cuts(mode: str, clips: list[torch.Tensor], tubelets: Tubelets, sprites: torch.Tensor | None) -> list[Cut]:
+def cuts(mode: str, clips: list[torch.Tensor], tubelets: Tubelets, sprites: torch.Tensor | None, *,
+         validate: bool) -> list[Cut]:
     """The paint calls of one overlay call: ``clips`` are ``(B, C, T, H, W)`` views, the
-    first being ``v1``; ``tubelets`` as returned to the caller."""
+    first being ``v1``; ``tubelets`` as returned to the caller. ``validate``: they were given
+    by the caller, so ``"batch"`` checks the source frames it gathers (one host read) before
+    the kernels see only the copies."""
     every = tuple(range(len(clips)))
     if mode == "self":
         return [Cut((p,), clip, tubelets, False) for p, clip in enumerate(clips)]
     if mode == "batch":
+        frames = clips[0].shape[2]
+        if validate and tubelets.num_tubelets and not bool(((tubelets.src_frame >= 0)
+                                                            & (tubelets.src_frame < frames)).all()):
+            raise ValueError(f"tubelets.src_frame must lie in [0, {frames}) for this source")
         return [Cut(every, *_rolled_frames(clips[0], tubelets), False)]
     if mode == "sprites":
         assert sprites is not None  # TubeletOverlay checked
