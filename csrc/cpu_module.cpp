@@ -20,6 +20,9 @@ namespace {
 
 // Ranges of TubeletConfig in this order, each (low, high).
 constexpr int kRanges = 8;
+// Per-sample options, as tubelets.native._config_arguments orders them: the fewest tubelets
+// a clip paints, same_on_batch (0 or 1), the Easing.
+constexpr int kOptions = 3;
 // Data pointers of the outputs in SampleOutputs' order.
 constexpr int kSampleOutputs = 12;
 
@@ -27,8 +30,11 @@ SampleConfig make_sample_config(const std::array<int64_t, 4>& sizes, int32_t mot
                                 const std::array<bool, 3>& transforms, int32_t keyframes,
                                 int32_t points, const std::vector<int32_t>& shapes,
                                 const std::array<double, 2 * kRanges>& ranges, double p,
-                                uintptr_t nonlinear_matrix) {
+                                const std::array<int64_t, kOptions>& options, uintptr_t nonlinear_matrix) {
   if (shapes.empty() || shapes.size() > 3) throw std::invalid_argument("tubelets: 1 to 3 shapes");
+  if (options[0] < 0 || options[0] > sizes[0] || options[2] < kEaseLinear || options[2] > kEaseRandom) {
+    throw std::invalid_argument("tubelets: options must be (min_count in [0, M], same_on_batch, easing in [0, 3])");
+  }
   if (sizes[1] < 1) throw std::invalid_argument("tubelets: sampling needs at least one frame");
   // Only min(K, T) keyframes exist (keyframe_times); sample_clip holds them on the stack.
   const int64_t used = keyframes < sizes[1] ? keyframes : sizes[1];
@@ -56,6 +62,9 @@ SampleConfig make_sample_config(const std::array<int64_t, 4>& sizes, int32_t mot
     fields[i][1] = ranges[2 * i + 1];
   }
   config.p = p;
+  config.min_count = options[0];
+  config.same_on_batch = options[1] != 0;
+  config.easing = int32_t(options[2]);
   config.nonlinear_matrix = reinterpret_cast<const double*>(nonlinear_matrix);
   return config;
 }
@@ -95,16 +104,17 @@ PYBIND11_MODULE(_C, module) {
       [](uintptr_t seed, int64_t batch, const std::array<int64_t, 4>& sizes, int32_t motion,
          const std::array<bool, 3>& transforms, int32_t keyframes, int32_t points,
          const std::vector<int32_t>& shapes, const std::array<double, 2 * kRanges>& ranges, double p,
-         uintptr_t nonlinear_matrix, const std::array<uintptr_t, kSampleOutputs>& outputs,
+         const std::array<int64_t, kOptions>& options, uintptr_t nonlinear_matrix,
+         const std::array<uintptr_t, kSampleOutputs>& outputs,
          int num_threads) {
         const SampleConfig config = make_sample_config(sizes, motion, transforms, keyframes, points,
-                                                       shapes, ranges, p, nonlinear_matrix);
+                                                       shapes, ranges, p, options, nonlinear_matrix);
         sample_cpu(config, *reinterpret_cast<const uint64_t*>(seed), batch, make_sample_outputs(outputs),
                    num_threads);
       },
       py::arg("seed"), py::arg("batch"), py::arg("sizes"), py::arg("motion"), py::arg("transforms"),
       py::arg("keyframes"), py::arg("points"), py::arg("shapes"), py::arg("ranges"), py::arg("p"),
-      py::arg("nonlinear_matrix"), py::arg("outputs"), py::arg("num_threads"),
+      py::arg("options"), py::arg("nonlinear_matrix"), py::arg("outputs"), py::arg("num_threads"),
       py::call_guard<py::gil_scoped_release>(),
       "Samples tubelets into preallocated outputs; see tubelets.native.sample_cpu.");
   module.def("simd", &simd, "The kernel that paints spans of rows: 'avx512' or 'portable'.");

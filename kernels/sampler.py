@@ -9,6 +9,9 @@ One program owns one tubelet slot ``(b, m)`` (paint order) and writes every fiel
 * the crops of all ``M`` slots of the clip are drawn by every program of the clip (``M``
   is small), ranked by area, largest first and stably, and the program keeps the crop of
   rank ``m``, so the sort needs no second pass;
+* the program also learns the slot its crop was drawn in, which decides whether the
+  clip paints it (``num_tubelets=(low, high)``); with ``SAME_ON_BATCH`` every program
+  draws as clip 0;
 * keyframe times rank ``T-2`` uniforms against each other in a ``T × T`` comparison;
   each frame then finds its segment ``[t0, t1]`` among the keyframes;
 * a linear path's keyframe positions depend each on the last, so they are a loop of
@@ -62,8 +65,11 @@ TRANSFORM_TIMES = tl.constexpr(16)
 ROTATION_VALUES = tl.constexpr(17)
 SCALE_VALUES = tl.constexpr(18)
 SHEAR_VALUES = tl.constexpr(19)
+COUNT = tl.constexpr(20)
+EASING = tl.constexpr(21)
 
 STATIC, LINEAR, NONLINEAR = tl.constexpr(0), tl.constexpr(1), tl.constexpr(2)  # native.MOTION_CODES
+EASE_LINEAR, ACCELERATE, DECELERATE, EASE_RANDOM = (tl.constexpr(i) for i in range(4))  # config.INTERPOLATIONS
 TWO_PI = tl.constexpr(2 * math.pi)
 INF = tl.constexpr(math.inf)
 RADIANS_PER_DEGREE = tl.constexpr(math.pi / 180)
@@ -138,6 +144,14 @@ def _keyframes(seed, clip, tubelet, stream, count, T, times_ptr, T_BLOCK: tl.con
 
 
 @triton.jit
+def _ease(weight, easing):
+    """``e(w)`` of ``trajectories.interpolate`` for the ``easing`` (EASE_LINEAR, ACCELERATE or
+    DECELERATE; a scalar) of a tubelet."""
+    return tl.where(easing == ACCELERATE, weight * weight,
+                    tl.where(easing == DECELERATE, 1 - (1 - weight) * (1 - weight), weight))
+
+
+@triton.jit
 def _keyed(seed, clip, tubelet, stream, segment, weight, ranges_ptr, slot: tl.constexpr, identity,
            DIMS: tl.constexpr, d: tl.constexpr):
     """``trajectories.keyframed`` component ``d`` of ``DIMS`` per frame: ``identity`` at the
@@ -165,7 +179,7 @@ def _nonlinear_axis(seed, clip, tubelet, axis: tl.constexpr, limit, matrix, vali
     return start + unit * length
 
 
-@triton.jit(do_not_specialize=["M", "T", "H", "W"])
+@triton.jit(do_not_specialize=["M", "T", "H", "W", "LOW"])
 def sample_kernel(
     seed_ptr,  # () int64: the Philox key
     ranges_ptr,  # (17,) float64: the (low, high) pairs of the slots above, then p
@@ -183,6 +197,9 @@ def sample_kernel(
     motion_times_ptr,  # (B, M, min(K, T)) int64, written if LINEAR
     transform_times_ptr,  # (B, M, min(K, T)) int64
     M, T, H, W,  # tubelets per clip, frames, height, width (B is the grid over M)
+    LOW,  # the fewest tubelets a clip paints (drawn uniformly from LOW … M when LOW < M)
+    SAME_ON_BATCH: tl.constexpr,  # every clip draws clip 0's tubelets
+    INTERPOLATION: tl.constexpr,  # EASE_LINEAR, ACCELERATE, DECELERATE or EASE_RANDOM
     MOTION: tl.constexpr,  # STATIC, LINEAR or NONLINEAR
     ROTATION: tl.constexpr, SCALE: tl.constexpr, SHEAR: tl.constexpr,  # which transforms
     KEYFRAMES: tl.constexpr,  # K
@@ -197,13 +214,14 @@ def sample_kernel(
     m = pid % M
     bm = pid.to(tl.int64)
     seed = tl.load(seed_ptr)
+    clip = 0 if SAME_ON_BATCH else b  # whose draws these are
     width, height, frames = W.to(tl.float64), H.to(tl.float64), T.to(tl.float64)
 
     # The clip's crops, drawn per slot; this slot takes the one ranked m by area, largest first.
     j = tl.arange(0, M_BLOCK)
-    first_x, last_x, extent_x = _crop_axis(seed, b, j, 0, width, ranges_ptr)
-    first_y, last_y, extent_y = _crop_axis(seed, b, j, 1, height, ranges_ptr)
-    source_frame = tl.minimum(tl.floor(_uniform(seed, b, j, SOURCE_FRAME, 0) * frames), frames - 1.0)
+    first_x, last_x, extent_x = _crop_axis(seed, clip, j, 0, width, ranges_ptr)
+    first_y, last_y, extent_y = _crop_axis(seed, clip, j, 1, height, ranges_ptr)
+    source_frame = tl.minimum(tl.floor(_uniform(seed, clip, j, SOURCE_FRAME, 0) * frames), frames - 1.0)
     area = extent_x * extent_y
     ahead = (area[None, :] > area[:, None]) | ((area[None, :] == area[:, None]) & (j[None, :] < j[:, None]))
     rank = tl.sum((ahead & (j < M)[None, :]).to(tl.int32), axis=1)
@@ -216,30 +234,41 @@ def sample_kernel(
     tl.store(src_box_ptr + bm * 4 + 3, y1.to(tl.int32))
     tl.store(src_frame_ptr + bm, tl.sum(tl.where(mine, source_frame, 0.0), axis=0).to(tl.int32))
 
-    choice = tl.minimum(tl.floor(_uniform(seed, b, m, SHAPE, 0) * NUM_SHAPES), NUM_SHAPES - 1.0)
+    choice = tl.minimum(tl.floor(_uniform(seed, clip, m, SHAPE, 0) * NUM_SHAPES), NUM_SHAPES - 1.0)
     tl.store(shape_ptr + bm, tl.where(choice == 0, SHAPE_0, tl.where(choice == 1, SHAPE_1, SHAPE_2)))
-    tl.store(softness_ptr + bm, _between(ranges_ptr, SOFTNESS_RANGE, _uniform(seed, b, m, SOFTNESS, 0)).to(tl.float32))
-    applied = tl.where(_uniform(seed, b, 0, APPLIED, 0) < tl.load(ranges_ptr + P), 1.0, 0.0)
-    opacity = (_between(ranges_ptr, OPACITY_RANGE, _uniform(seed, b, m, OPACITY, 0)) * applied).to(tl.float32)
+    tl.store(softness_ptr + bm, _between(ranges_ptr, SOFTNESS_RANGE, _uniform(seed, clip, m, SOFTNESS, 0)).to(tl.float32))
+    applied = tl.where(_uniform(seed, clip, 0, APPLIED, 0) < tl.load(ranges_ptr + P), 1.0, 0.0)
+    # The clip paints the slots drawn first, as many as it draws from LOW … M (sampling._active).
+    origin = tl.sum(tl.where(mine, j, 0), axis=0)
+    extra = tl.minimum(tl.floor(_uniform(seed, clip, 0, COUNT, 0) * (M - LOW + 1).to(tl.float64)),
+                       (M - LOW).to(tl.float64))
+    active = tl.where((LOW >= M) | (origin.to(tl.float64) < LOW + extra), 1.0, 0.0)
+    opacity = _between(ranges_ptr, OPACITY_RANGE, _uniform(seed, clip, m, OPACITY, 0)) * applied
+    opacity = (opacity * active).to(tl.float32)
+    if INTERPOLATION == EASE_RANDOM:
+        easing = tl.minimum(tl.floor(_uniform(seed, clip, m, EASING, 0) * 3.0), 2.0).to(tl.int32)
+    else:
+        easing = INTERPOLATION
 
     t = tl.arange(0, T_BLOCK)
     valid = t < T
     count = tl.minimum(T, KEYFRAMES)  # keyframes: min(K, T)
     limit_x, limit_y = width - 1.0, height - 1.0
     if MOTION == STATIC:
-        cx = tl.zeros([T_BLOCK], tl.float64) + _uniform(seed, b, m, STATIC_START, 0) * limit_x
-        cy = tl.zeros([T_BLOCK], tl.float64) + _uniform(seed, b, m, STATIC_START, 1) * limit_y
+        cx = tl.zeros([T_BLOCK], tl.float64) + _uniform(seed, clip, m, STATIC_START, 0) * limit_x
+        cy = tl.zeros([T_BLOCK], tl.float64) + _uniform(seed, clip, m, STATIC_START, 1) * limit_y
     elif MOTION == LINEAR:
-        segment, weight = _keyframes(seed, b, m, MOTION_TIMES, count, T, motion_times_ptr + bm * count, T_BLOCK)
-        step = _between(ranges_ptr, STEP, _uniform(seed, b, m, LINEAR_STEP, 0))
-        px = _uniform(seed, b, m, LINEAR_START, 0) * limit_x
-        py = _uniform(seed, b, m, LINEAR_START, 1) * limit_y
+        segment, weight = _keyframes(seed, clip, m, MOTION_TIMES, count, T, motion_times_ptr + bm * count, T_BLOCK)
+        weight = _ease(weight, easing)
+        step = _between(ranges_ptr, STEP, _uniform(seed, clip, m, LINEAR_STEP, 0))
+        px = _uniform(seed, clip, m, LINEAR_START, 0) * limit_x
+        py = _uniform(seed, clip, m, LINEAR_START, 1) * limit_y
         # The positions at each frame's segment ends: keyframe `segment` and the next.
         x_start, y_start = tl.zeros([T_BLOCK], tl.float64) + px, tl.zeros([T_BLOCK], tl.float64) + py
         x_end, y_end = tl.zeros([T_BLOCK], tl.float64), tl.zeros([T_BLOCK], tl.float64)
         for k in range(0, count - 1):  # each keyframe moves from the last, within the disc of radius Δ
-            root = tl.sqrt(_uniform(seed, b, m, LINEAR_RADIUS, k))
-            angle = TWO_PI * _uniform(seed, b, m, LINEAR_ANGLE, k)
+            root = tl.sqrt(_uniform(seed, clip, m, LINEAR_RADIUS, k))
+            angle = TWO_PI * _uniform(seed, clip, m, LINEAR_ANGLE, k)
             px = tl.minimum(tl.maximum(px + step * width * root * tl.cos(angle), 0.0), limit_x)
             py = tl.minimum(tl.maximum(py + step * height * root * tl.sin(angle), 0.0), limit_y)
             x_start, y_start = tl.where(segment == k + 1, px, x_start), tl.where(segment == k + 1, py, y_start)
@@ -250,25 +279,26 @@ def sample_kernel(
         n = tl.arange(0, N_BLOCK)
         matrix = tl.load(matrix_ptr + n[:, None] * T + t[None, :], mask=(n[:, None] < POINTS) & valid[None, :],
                          other=0.0)
-        cx = _nonlinear_axis(seed, b, m, 0, limit_x, matrix, valid, ranges_ptr, POINTS, N_BLOCK)
-        cy = _nonlinear_axis(seed, b, m, 1, limit_y, matrix, valid, ranges_ptr, POINTS, N_BLOCK)
+        cx = _nonlinear_axis(seed, clip, m, 0, limit_x, matrix, valid, ranges_ptr, POINTS, N_BLOCK)
+        cy = _nonlinear_axis(seed, clip, m, 1, limit_y, matrix, valid, ranges_ptr, POINTS, N_BLOCK)
     # Snap to the crop's pixel grid (sampling._snap_to_crop_grid).
     phase_x = (x0 + x1) * 0.5 - tl.floor((x0 + x1) * 0.5)
     phase_y = (y0 + y1) * 0.5 - tl.floor((y0 + y1) * 0.5)
     cx = _round_half_even(cx - phase_x) + phase_x
     cy = _round_half_even(cy - phase_y) + phase_y
 
-    segment, weight = _keyframes(seed, b, m, TRANSFORM_TIMES, count, T, transform_times_ptr + bm * count, T_BLOCK)
+    segment, weight = _keyframes(seed, clip, m, TRANSFORM_TIMES, count, T, transform_times_ptr + bm * count, T_BLOCK)
+    weight = _ease(weight, easing)
     zero = tl.zeros([T_BLOCK], tl.float64)
     angle, scale_x, scale_y, shear_x, shear_y = zero, zero + 1.0, zero + 1.0, zero, zero
     if ROTATION:
-        angle = _keyed(seed, b, m, ROTATION_VALUES, segment, weight, ranges_ptr, ROTATION_RANGE, 0.0, 1, 0)
+        angle = _keyed(seed, clip, m, ROTATION_VALUES, segment, weight, ranges_ptr, ROTATION_RANGE, 0.0, 1, 0)
     if SCALE:
-        scale_x = _keyed(seed, b, m, SCALE_VALUES, segment, weight, ranges_ptr, SCALE_RANGE, 1.0, 2, 0)
-        scale_y = _keyed(seed, b, m, SCALE_VALUES, segment, weight, ranges_ptr, SCALE_RANGE, 1.0, 2, 1)
+        scale_x = _keyed(seed, clip, m, SCALE_VALUES, segment, weight, ranges_ptr, SCALE_RANGE, 1.0, 2, 0)
+        scale_y = _keyed(seed, clip, m, SCALE_VALUES, segment, weight, ranges_ptr, SCALE_RANGE, 1.0, 2, 1)
     if SHEAR:
-        shear_x = _keyed(seed, b, m, SHEAR_VALUES, segment, weight, ranges_ptr, SHEAR_RANGE, 0.0, 2, 0)
-        shear_y = _keyed(seed, b, m, SHEAR_VALUES, segment, weight, ranges_ptr, SHEAR_RANGE, 0.0, 2, 1)
+        shear_x = _keyed(seed, clip, m, SHEAR_VALUES, segment, weight, ranges_ptr, SHEAR_RANGE, 0.0, 2, 0)
+        shear_y = _keyed(seed, clip, m, SHEAR_VALUES, segment, weight, ranges_ptr, SHEAR_RANGE, 0.0, 2, 1)
 
     # The inverse map (params.compile_inv_affine): R(angle) · Y(shear_y) · X(shear_x) · diag(scale · half).
     theta = angle * RADIANS_PER_DEGREE
@@ -310,12 +340,14 @@ def sample_(
     keyframes: int,
     points: int,
     shapes: list[int],
+    options: list[int],
 ) -> None:
     """Launch :func:`sample_kernel` once for the batch, on ``seed``'s device.
 
     ``outputs`` are the fields of :class:`tubelets.Tubelets` in order, contiguous, shaped as
     ``tubelets.native._sample_outputs`` makes them; ``sizes`` is ``[B, M, T, H, W]``;
-    ``transforms`` flags rotation, scale, shear; ``shapes`` (1 to 3) index ``SHAPES``. The
+    ``transforms`` flags rotation, scale, shear; ``shapes`` (1 to 3) index ``SHAPES``;
+    ``options`` are those of ``tubelets.native._config_arguments``. The
     caller has checked the arguments; the host reads none of the tensors.
     """
     batch, count, frames, height, width = sizes
@@ -325,7 +357,8 @@ def sample_(
     # Triton launches on the current CUDA device; -1 (CPU tensors, interpreter) is a no-op.
     with torch.cuda.device(seed.device.index if seed.is_cuda else -1):
         sample_kernel[(batch * count,)](
-            seed, ranges, matrix, *outputs, count, frames, height, width,
+            seed, ranges, matrix, *outputs, count, frames, height, width, options[0],
+            SAME_ON_BATCH=bool(options[1]), INTERPOLATION=options[2],
             MOTION=motion, ROTATION=transforms[0], SCALE=transforms[1], SHEAR=transforms[2],
             KEYFRAMES=keyframes, POINTS=points,
             SHAPE_0=drawable[0], SHAPE_1=drawable[1], SHAPE_2=drawable[2], NUM_SHAPES=len(shapes),

@@ -9,7 +9,8 @@ is "Tubelet Transformation Combinations", *ranges* "Tubelet Transformation Hyper
 ==========================  ==========================  ==========================================
 field                       default                     source
 ==========================  ==========================  ==========================================
-``num_tubelets``            2                           §4.1; Table 5
+``num_tubelets``            2                           §4.1; Table 5. A ``(low, high)`` pair
+                                                        (ours) draws each clip's count
 ``motion``                  ``"nonlinear"``             §3.3, Table 3: non-linear motion is best
 ``transforms``              ``("rotation",)``           §4.2, Table 4, supp. *combinations*:
                                                         rotation
@@ -29,7 +30,25 @@ field                       default                     source
 ``opacity``                 (1.0, 1.0)                  §3.2: patches are pasted
 ``softness``                (0.0, 0.0)                  ours: hard edges as in the paper
 ``p``                       1.0                         ours: every clip gets tubelets
+``same_on_batch``           ``False``                   ours: every clip draws its own tubelets
+``interpolation``           ``"linear"``                §3.3, §3.4: "linearly interpolated"
 ==========================  ==========================  ==========================================
+
+Per-sample controls (ours, beyond the paper):
+
+* ``num_tubelets=(low, high)``: the batch's :class:`~tubelets.Tubelets` have ``M = high``
+  slots and each clip draws its count uniformly from ``low … high`` (both included). The
+  slots beyond a clip's count get opacity 0 in every frame, so they are painted nowhere;
+  :meth:`tubelets.Tubelets.painted` tells the painted ones (``opacity > 0`` in some frame).
+  The active slots are the first ``count`` drawn, before the largest-first sort, so which
+  slots are active does not depend on the patch sizes. An int ``n`` is ``(n, n)``.
+* ``same_on_batch=True``: every clip of the batch gets clip 0's tubelets, those of a batch
+  of one with the same seed.
+* ``interpolation``: how values move between two keyframes ``t0 < t1`` (the positions of a
+  linear path and the transform parameters), with ``w = (t - t0) / (t1 - t0)``: the value is
+  ``v0 + e(w) · (v1 - v0)`` with ``e(w) = w`` for ``"linear"``, ``w²`` for ``"accelerate"``
+  (starting at rest), ``1 - (1 - w)²`` for ``"decelerate"`` (coming to rest), and for
+  ``"random"`` each tubelet draws one of the three, each with probability 1/3.
 
 Sizes and displacements are fractions of the frame (of its width for x, its height for y),
 so the same config works for any ``T × H × W``; the paper's frames are 16 × 112 × 112.
@@ -50,9 +69,11 @@ import numbers
 from .params import SHAPES
 
 MOTIONS = ("static", "linear", "nonlinear")
+INTERPOLATIONS = ("linear", "accelerate", "decelerate", "random")
+"""Values of ``interpolation``; the samplers number them in this order."""
 TRANSFORMS = ("scale", "rotation", "shear")
 
-INTEGERS = (("num_tubelets", 0, None), ("keyframes", 2, None), ("nonlinear_points", 2, 1024))
+INTEGERS = (("keyframes", 2, None), ("nonlinear_points", 2, 1024))
 """``(field, minimum, maximum)``; ``nonlinear_points`` is bounded because the sampler's
 memory grows with it (the paper uses 48)."""
 
@@ -76,7 +97,7 @@ determinant, 1 + kx·ky - kx·ky, cancels to 0) would not be."""
 class TubeletConfig:
     """How tubelets are sampled. Validated on construction; see the module table."""
 
-    num_tubelets: int = 2
+    num_tubelets: int | tuple[int, int] = 2
     motion: str = "nonlinear"
     transforms: tuple[str, ...] = ("rotation",)
     patch_size: tuple[float, float] = (16 / 112, 64 / 112)
@@ -92,8 +113,11 @@ class TubeletConfig:
     opacity: tuple[float, float] = (1.0, 1.0)
     softness: tuple[float, float] = (0.0, 0.0)
     p: float = 1.0
+    same_on_batch: bool = False
+    interpolation: str = "linear"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "num_tubelets", _check_count(self.num_tubelets))
         for field in ("transforms", "shapes"):
             names = getattr(self, field)
             if isinstance(names, str) or not hasattr(names, "__iter__"):
@@ -103,8 +127,11 @@ class TubeletConfig:
             object.__setattr__(self, field, tuple(str(n) if isinstance(n, str) else n for n in names))
         for name, minimum, maximum in INTEGERS:
             object.__setattr__(self, name, _check_int(name, getattr(self, name), minimum, maximum))
-        _check_choice("motion", self.motion, MOTIONS)
-        object.__setattr__(self, "motion", str(self.motion))
+        for name, choices in (("motion", MOTIONS), ("interpolation", INTERPOLATIONS)):
+            _check_choice(name, getattr(self, name), choices)
+            object.__setattr__(self, name, str(getattr(self, name)))
+        if not isinstance(self.same_on_batch, bool):
+            raise TypeError(f"same_on_batch must be True or False, got {self.same_on_batch!r}")
         for name in self.transforms:
             _check_choice("transforms", name, TRANSFORMS)
         if not self.shapes:
@@ -120,6 +147,17 @@ class TubeletConfig:
             raise ValueError(f"p must be a probability in [0, 1], got {self.p!r}")
         object.__setattr__(self, "nonlinear_sigma", float(sigma))
         object.__setattr__(self, "p", float(self.p))
+
+    @property
+    def tubelet_counts(self) -> tuple[int, int]:
+        """``(low, high)``: each clip paints ``low … high`` tubelets (``num_tubelets`` as a pair)."""
+        count = self.num_tubelets
+        return (count, count) if isinstance(count, int) else count
+
+    @property
+    def max_tubelets(self) -> int:
+        """``M``, the tubelet slots of every clip: the most tubelets a clip paints."""
+        return self.tubelet_counts[1]
 
     @classmethod
     def paper(cls) -> TubeletConfig:
@@ -139,6 +177,18 @@ def _check_int(name: str, value: object, minimum: int, maximum: int | None) -> i
             return number
     bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
     raise ValueError(f"{name} must be an integer {bounds}, got {value!r}")
+
+
+def _check_count(value: object) -> int | tuple[int, int]:
+    """``num_tubelets``: an int ``>= 0``, or a ``(low, high)`` pair of them with ``low <= high``."""
+    if isinstance(value, (tuple, list)):
+        if len(value) == 2:
+            low, high = (_check_int("num_tubelets", v, 0, None) for v in value)
+            if low > high:
+                raise ValueError(f"num_tubelets: low {low} is larger than high {high}")
+            return low, high
+        raise ValueError(f"num_tubelets must be an integer >= 0 or a (low, high) pair of them, got {value!r}")
+    return _check_int("num_tubelets", value, 0, None)
 
 
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:

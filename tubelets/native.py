@@ -164,7 +164,7 @@ def _sample(op, config, seed, batch, frames, height, width):
     """:class:`tubelets.Tubelets` from one call of ``op`` (a sampler op of the schema below)."""
     from .params import Tubelets
 
-    fields = op(seed, [batch, config.num_tubelets, frames, height, width], *_config_arguments(config))
+    fields = op(seed, [batch, config.max_tubelets, frames, height, width], *_config_arguments(config))
     inv_affine, opacity, src_box, src_frame, shape, softness, centers, angles, scales, shears, motion, times = fields
     return Tubelets(
         inv_affine=inv_affine, opacity=opacity, src_box=src_box, src_frame=src_frame, shape=shape,
@@ -175,8 +175,11 @@ def _sample(op, config, seed, batch, frames, height, width):
 
 @functools.lru_cache(maxsize=64)
 def _config_arguments(config) -> tuple:
-    """The arguments of a sampler op that ``config`` decides (``motion`` … ``p`` of
-    ``_SAMPLE_SCHEMA``), once per config: configs are frozen."""
+    """The arguments of a sampler op that ``config`` decides (``motion`` … ``options`` of
+    ``_SAMPLE_SCHEMA``), once per config: configs are frozen. ``options`` are the fewest
+    tubelets a clip paints, ``same_on_batch`` (0 or 1) and the index of ``interpolation`` in
+    :data:`~tubelets.config.INTERPOLATIONS`."""
+    from .config import INTERPOLATIONS
     from .params import SHAPES
 
     ranges = [float(v) for pair in (
@@ -184,7 +187,8 @@ def _config_arguments(config) -> tuple:
         config.rotation_range, config.shear_range, config.opacity, config.softness) for v in pair]  # fmt: skip
     return (MOTION_CODES[config.motion], [name in config.transforms for name in TRANSFORM_ORDER], config.keyframes,
             config.nonlinear_points, float(config.nonlinear_sigma), [SHAPES.index(s) for s in config.shapes], ranges,
-            float(config.p))
+            float(config.p),
+            [config.tubelet_counts[0], int(config.same_on_batch), INTERPOLATIONS.index(config.interpolation)])
 
 
 def _sample_outputs(sizes, motion, keyframes, device) -> list[torch.Tensor]:
@@ -204,7 +208,7 @@ def _sample_outputs(sizes, motion, keyframes, device) -> list[torch.Tensor]:
     ]  # fmt: skip
 
 
-def _sample_op(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
+def _sample_op(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p, options):
     """``tubelets::sample`` on CPU tensors (arguments: ``_SAMPLE_SCHEMA``)."""
     from .trajectories import nonlinear_matrix
 
@@ -217,23 +221,23 @@ def _sample_op(seed, sizes, motion, transforms, keyframes, points, sigma, shapes
     matrix = nonlinear_matrix(points, sigma, frames)
     _C.sample(
         seed.data_ptr(), batch, (count, frames, height, width), motion, transforms, keyframes, points, shapes,
-        ranges, p, matrix.data_ptr(), [tensor.data_ptr() for tensor in outputs], torch.get_num_threads(),
+        ranges, p, options, matrix.data_ptr(), [tensor.data_ptr() for tensor in outputs], torch.get_num_threads(),
     )
     return outputs
 
 
-def _sample_fake(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
+def _sample_fake(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p, options):
     return _sample_outputs(sizes, motion, keyframes, seed.device)
 
 
 _SAMPLE_SCHEMA = (
     "(Tensor seed, SymInt[] sizes, SymInt motion, bool[] transforms, SymInt keyframes, SymInt points, "
-    "float sigma, SymInt[] shapes, float[] ranges, float p) -> Tensor[]"
+    "float sigma, SymInt[] shapes, float[] ranges, float p, SymInt[] options) -> Tensor[]"
 )
 library.define("sample" + _SAMPLE_SCHEMA, _sample_op, _sample_fake)
 
 
-def _sample_triton_op(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
+def _sample_triton_op(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p, options):
     """``tubelets::sample_triton`` on CUDA tensors, or CPU ones under ``TRITON_INTERPRET=1``
     (arguments: ``_SAMPLE_SCHEMA``)."""
     from .kernels import sample_triton_, unavailable
@@ -250,6 +254,7 @@ def _sample_triton_op(seed, sizes, motion, transforms, keyframes, points, sigma,
     sample_triton_(
         outputs, seed, constant((*ranges, p), torch.float64, seed.device),
         nonlinear_matrix(points, sigma, sizes[2], seed.device), sizes, motion, transforms, keyframes, points, shapes,
+        options,
     )  # fmt: skip
     return outputs
 

@@ -46,6 +46,8 @@ class Stream(enum.IntEnum):
     ROTATION = 17  # K
     SCALE = 18  # 2 K
     SHEAR = 19  # 2 K
+    COUNT = 20  # 1 per clip (tubelet 0): how many tubelets it paints (num_tubelets as a pair)
+    EASING = 21  # 1: the interpolation of interpolation="random"
 
 
 def _mulhilo(multiplier: int, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

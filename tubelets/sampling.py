@@ -31,7 +31,7 @@ import numbers
 import torch
 
 from . import distributed, philox, trajectories
-from .config import TubeletConfig
+from .config import INTERPOLATIONS, TubeletConfig
 from .params import SHAPES, Tubelets, compile_inv_affine, crop_size
 from .philox import Stream
 
@@ -144,8 +144,12 @@ def resolve_sampler(backend: str, device: torch.device) -> str:
 def sample_reference(config: TubeletConfig, seed: torch.Tensor, batch_size: int, frames: int, height: int,
                      width: int) -> Tubelets:
     """The reference sampler: plain PyTorch on ``seed``'s device, float64 throughout."""
+    if config.same_on_batch and batch_size != 1:
+        # Clip 0's draws for every clip: a batch of one, repeated.
+        one = sample_reference(config, seed, 1, frames, height, width)
+        return one._map(lambda field: field.expand(batch_size, *field.shape[1:]).contiguous())
     device = seed.device
-    count = config.num_tubelets
+    count = config.max_tubelets
     batch = (batch_size, count)
 
     table = philox.uniform(seed, batch_size, max(count, 1), len(Stream), max_draws(config, frames))
@@ -167,7 +171,8 @@ def sample_reference(config: TubeletConfig, seed: torch.Tensor, batch_size: int,
     softness = _between(uniform(Stream.SOFTNESS, (*batch, 1))[..., 0], config.softness)
     applied = (uniform(Stream.APPLIED, (batch_size, 1, 1)) < config.p).double()
     opacity = _between(uniform(Stream.OPACITY, (*batch, 1)), config.opacity) * applied
-    opacity = opacity.expand(*batch, frames)
+    opacity = (opacity * _active(uniform, config.tubelet_counts, order)).expand(*batch, frames)
+    easing = _easing(uniform, config.interpolation, batch, device)
 
     motion_times = None
     if config.motion == "static":
@@ -175,7 +180,7 @@ def sample_reference(config: TubeletConfig, seed: torch.Tensor, batch_size: int,
     elif config.motion == "linear":
         motion_times = trajectories.keyframe_times(uniform, Stream.MOTION_TIMES, batch, config.keyframes, frames,
                                                    device)
-        centers = trajectories.linear_path(uniform, motion_times, config.max_step, frames, size)
+        centers = trajectories.linear_path(uniform, motion_times, config.max_step, frames, size, easing)
     else:
         centers = trajectories.nonlinear_path(
             uniform, batch, config.nonlinear_points, config.nonlinear_sigma,
@@ -189,11 +194,12 @@ def sample_reference(config: TubeletConfig, seed: torch.Tensor, batch_size: int,
     angles = identity[..., 0]
     scales, shears = identity + 1, identity
     if "rotation" in config.transforms:
-        angles = trajectories.keyframed(uniform, Stream.ROTATION, times, *config.rotation_range, 0.0, 1, frames)[..., 0]
+        angles = trajectories.keyframed(uniform, Stream.ROTATION, times, *config.rotation_range, 0.0, 1, frames,
+                                     easing)[..., 0]
     if "scale" in config.transforms:
-        scales = trajectories.keyframed(uniform, Stream.SCALE, times, *config.scale_range, 1.0, 2, frames)
+        scales = trajectories.keyframed(uniform, Stream.SCALE, times, *config.scale_range, 1.0, 2, frames, easing)
     if "shear" in config.transforms:
-        shears = trajectories.keyframed(uniform, Stream.SHEAR, times, *config.shear_range, 0.0, 2, frames)
+        shears = trajectories.keyframed(uniform, Stream.SHEAR, times, *config.shear_range, 0.0, 2, frames, easing)
 
     return Tubelets(
         inv_affine=compile_inv_affine(centers, half, angles, scales, shears),
@@ -227,6 +233,28 @@ def max_draws(config: TubeletConfig, frames: int) -> int:
 def _between(unit: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
     low, high = bounds
     return low + (high - low) * unit
+
+
+def _active(uniform: trajectories.Uniform, counts: tuple[int, int], order: torch.Tensor) -> torch.Tensor:
+    """``(B, M, 1)`` float64, 1 for the slots a clip paints, else 0: each clip draws its count
+    uniformly from ``low … high``, and paints the tubelets drawn first (slot ``order[b, m]``
+    before the largest-first sort), so that activity is independent of the crop sizes."""
+    low, high = counts
+    if low == high:
+        return torch.ones(*order.shape, 1, dtype=torch.float64, device=order.device)
+    drawn = low + (uniform(Stream.COUNT, (order.shape[0], 1, 1)) * (high - low + 1)).floor().clamp(max=high - low)
+    return (order[..., None] < drawn).double()
+
+
+def _easing(uniform: trajectories.Uniform, interpolation: str, batch: tuple[int, int],
+            device: torch.device) -> torch.Tensor | None:
+    """``(B, M)`` int64 indices into :data:`~tubelets.config.INTERPOLATIONS` (``None`` for
+    linear): one of the first three for every tubelet, or for ``"random"`` one drawn each."""
+    if interpolation == "linear":
+        return None
+    if interpolation == "random":
+        return (uniform(Stream.EASING, (*batch, 1))[..., 0] * 3).long().clamp(max=2)
+    return torch.full(batch, INTERPOLATIONS.index(interpolation), dtype=torch.int64, device=device)
 
 
 def _crops(uniform: trajectories.Uniform, batch: tuple[int, int], patch_size: tuple[float, float], frames: int,

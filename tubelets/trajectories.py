@@ -1,4 +1,4 @@
-"""Paths over time: keyframes with linear interpolation, and smoothed random walks.
+"""Paths over time: keyframes with interpolation, and smoothed random walks.
 
 Every function is batched over leading dimensions ``(...)`` (clips × tubelets) and draws
 its randomness from ``uniform(stream, shape) -> Tensor``, float64 values in ``[0, 1)`` for
@@ -33,26 +33,37 @@ def keyframe_times(uniform: Uniform, stream: Stream, batch: tuple[int, ...], key
     return torch.cat([first, interior.sort(-1).values, first + frames - 1], -1)
 
 
-def interpolate(times: torch.Tensor, values: torch.Tensor, frames: int) -> torch.Tensor:
-    """Piecewise-linear ``(..., T, D)`` through ``values`` ``(..., K, D)`` at ``times`` ``(..., K)``."""
+def interpolate(times: torch.Tensor, values: torch.Tensor, frames: int, easing: torch.Tensor | None = None
+                ) -> torch.Tensor:
+    """``(..., T, D)`` through ``values`` ``(..., K, D)`` at ``times`` ``(..., K)``.
+
+    Between keyframes ``t0 < t1`` the value is ``v0 + e(w) · (v1 - v0)``, ``w = (t - t0) /
+    (t1 - t0)``, with ``e`` chosen per path by ``easing`` (``(...)`` int64 indices into
+    :data:`tubelets.config.INTERPOLATIONS`: 0 ``w``, 1 ``w²``, 2 ``1 - (1 - w)²``); ``None``
+    is piecewise-linear.
+    """
     if times.shape[-1] == 1:
         return values.expand(*values.shape[:-2], frames, values.shape[-1])
     t = torch.arange(frames, device=times.device).expand(*times.shape[:-1], frames).contiguous()
     segment = (torch.searchsorted(times.contiguous(), t, right=True) - 1).clamp(0, times.shape[-1] - 2)
     t0, t1 = times.gather(-1, segment), times.gather(-1, segment + 1)
     weight = ((t - t0).double() / (t1 - t0).double())[..., None]
+    if easing is not None:
+        code = easing[..., None, None]
+        weight = torch.where(code == 1, weight * weight, torch.where(code == 2, 1 - (1 - weight) * (1 - weight), weight))
     index = segment[..., None].expand(*segment.shape, values.shape[-1])
     v0, v1 = values.gather(-2, index), values.gather(-2, index + 1)
     return v0 + weight.to(values.dtype) * (v1 - v0)
 
 
 def keyframed(uniform: Uniform, stream: Stream, times: torch.Tensor, low: float, high: float, identity: float,
-              dims: int, frames: int):
+              dims: int, frames: int, easing: torch.Tensor | None = None):
     """Transform parameters ``(..., T, dims)``: identity at the first keyframe, uniform in
-    ``[low, high]`` at the others, linear in between (§3.4, Eq. 7)."""
+    ``[low, high]`` at the others, interpolated in between as ``easing`` says (§3.4, Eq. 7:
+    linear)."""
     values = low + (high - low) * uniform(stream, (*times.shape, dims))
     values[..., 0, :] = identity
-    return interpolate(times, values, frames)
+    return interpolate(times, values, frames, easing)
 
 
 def static_path(uniform: Uniform, batch: tuple[int, ...], frames: int, size: torch.Tensor) -> torch.Tensor:
@@ -61,12 +72,14 @@ def static_path(uniform: Uniform, batch: tuple[int, ...], frames: int, size: tor
     return start.expand(*batch, frames, 2)
 
 
-def linear_path(uniform: Uniform, times: torch.Tensor, step: tuple[float, float], frames: int, size: torch.Tensor):
+def linear_path(uniform: Uniform, times: torch.Tensor, step: tuple[float, float], frames: int, size: torch.Tensor,
+                easing: torch.Tensor | None = None):
     """``(..., T, 2)`` through keyframe positions whose neighbours lie less than ``Δ`` apart.
 
     ``Δ`` is drawn per path from ``step`` (fractions of the frame, §4.1); each next
     keyframe is uniform in the disc of radius ``Δ`` around the previous one, clipped to
-    the frame (Eq. 5).
+    the frame (Eq. 5); positions in between are interpolated as ``easing`` says (see
+    :func:`interpolate`).
     """
     batch, count = times.shape[:-1], times.shape[-1]
     limit = size - 1
@@ -77,7 +90,7 @@ def linear_path(uniform: Uniform, times: torch.Tensor, step: tuple[float, float]
     points = [uniform(Stream.LINEAR_START, (*batch, 2)) * limit]
     for k in range(count - 1):  # K is tiny (3 by default); each point depends on the last
         points.append(torch.minimum(torch.clamp(points[-1] + offsets[..., k, :], min=0), limit))
-    return interpolate(times, torch.stack(points, -2), frames)
+    return interpolate(times, torch.stack(points, -2), frames, easing)
 
 
 def nonlinear_path(uniform: Uniform, batch, points: int, sigma: float, extent, frames: int, size: torch.Tensor):
