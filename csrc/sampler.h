@@ -19,7 +19,7 @@ enum Stream : uint32_t {
   kApplied = 6, kStaticStart = 7, kMotionTimes = 8, kLinearStep = 9, kLinearRadius = 10,
   kLinearAngle = 11, kLinearStart = 12, kNonlinearPoints = 13, kNonlinearLength = 14,
   kNonlinearStart = 15, kTransformTimes = 16, kRotation = 17, kScale = 18, kShear = 19,
-  kCount = 20, kEasing = 21,
+  kCount = 20, kEasing = 21, kPatchAnchor = 22, kSoftEdge = 23, kOpacityTimes = 24,
 };
 
 enum Motion : int32_t { kStatic = 0, kLinear = 1, kNonlinear = 2 };
@@ -85,6 +85,12 @@ struct SampleConfig {
   int64_t min_count;                     // each clip paints min_count … M tubelets
   bool same_on_batch;                    // every clip draws clip 0's tubelets
   int32_t easing;                        // Easing
+  bool opacity_keyframes;                // opacity keyframed (linear), not one value
+  bool nonlinear_square;                 // one stretch of a non-linear path for both axes
+  bool rotation_walk;                    // keyframe angles a walk of rotation_step °/frame
+  double softness_p, patch_jitter, rotation_step;
+  const double* anchors;                 // (num_anchors, 2) patch sizes, fractions of W and H
+  int64_t num_anchors;                   // 0: sizes uniform in patch_size
   int32_t motion;                        // Motion
   bool rotation, scale, shear;           // which transforms
   int32_t keyframes, points;             // K, N
@@ -208,7 +214,7 @@ TUBELETS_HD void path(const SampleConfig& config, Draws& draws, int32_t easing, 
         high = sum > high ? sum : high;
       }
       const double span = high - low;
-      const double length = draws.between(kNonlinearLength, d, config.extent) * limit[d];
+      const double length = draws.between(kNonlinearLength, config.nonlinear_square ? 0 : d, config.extent) * limit[d];
       const double start = draws.uniform(kNonlinearStart, d) * (limit[d] - length);
       for (int64_t t = 0; t < frames; ++t) {
         const double unit = span > 0 ? (centers[t * 2 + d] - low) / span : 0.5;
@@ -252,8 +258,17 @@ TUBELETS_HD void sample_clip(const SampleConfig& config, uint64_t seed, int64_t 
   for (int64_t m = 0; m < count; ++m) {
     Draws draws(seed, clip, m);
     int32_t box[4];
+    int64_t pick = 0;  // the anchor of sampling.patch_anchors, if any
+    if (config.num_anchors > 0) {
+      pick = int64_t(draws.uniform(kPatchAnchor, 0) * double(config.num_anchors));
+      pick = pick < config.num_anchors - 1 ? pick : config.num_anchors - 1;
+    }
     for (int d = 0; d < 2; ++d) {
-      double extent = nearbyint(draws.between(kCropSize, d, config.patch_size) * size[d]);
+      const double unit = draws.uniform(kCropSize, d), jitter = config.patch_jitter;
+      double extent = config.num_anchors > 0
+                          ? config.anchors[pick * 2 + d] * exp(-jitter + 2 * jitter * unit) * size[d]
+                          : (config.patch_size[0] + (config.patch_size[1] - config.patch_size[0]) * unit) * size[d];
+      extent = nearbyint(extent);
       extent = extent < 1 ? 1 : extent;
       extent = extent < size[d] ? extent : size[d];
       double corner = floor(draws.uniform(kCropCorner, d) * (size[d] - extent + 1));
@@ -294,9 +309,17 @@ TUBELETS_HD void sample_clip(const SampleConfig& config, uint64_t seed, int64_t 
     int64_t choice = int64_t(draws.uniform(kShape, 0) * double(config.num_shapes));
     choice = choice < config.num_shapes - 1 ? choice : config.num_shapes - 1;
     out.shape[bm] = config.shapes[choice];
-    out.softness[bm] = float(draws.between(kSoftness, 0, config.softness));
-    const float opacity = float(draws.between(kOpacity, 0, config.opacity) * (applied ? 1.0 : 0.0) *
-                                (origins[m] < double(painted) ? 1.0 : 0.0));
+    out.softness[bm] = float(draws.between(kSoftness, 0, config.softness) *
+                             (draws.uniform(kSoftEdge, 0) < config.softness_p ? 1.0 : 0.0));
+    const double shown = (applied ? 1.0 : 0.0), active = (origins[m] < double(painted) ? 1.0 : 0.0);
+    // Opacity: one level, or levels at keyframes of its own, linear in between.
+    int64_t opacity_times[kMaxKeyframes], opacity_count = 1;
+    double levels[kMaxKeyframes];
+    opacity_times[0] = 0;
+    if (config.opacity_keyframes) {
+      opacity_count = keyframe_times(draws, kOpacityTimes, config.keyframes, frames, opacity_times, scratch + 2 * frames);
+    }
+    for (int64_t k = 0; k < opacity_count; ++k) levels[k] = draws.between(kOpacity, k, config.opacity);
     int32_t easing = config.easing;
     if (easing == kEaseRandom) {
       const int32_t drawn = int32_t(draws.uniform(kEasing, 0) * 3.0);
@@ -314,7 +337,14 @@ TUBELETS_HD void sample_clip(const SampleConfig& config, uint64_t seed, int64_t 
     const int64_t keys = keyframe_times(draws, kTransformTimes, config.keyframes, frames, times, values);
     for (int64_t k = 0; k < keys; ++k) out.transform_keyframes[bm * keys + k] = times[k];
     double angles[kMaxKeyframes], scales[kMaxKeyframes * 2], shears[kMaxKeyframes * 2];
-    keyframe_values(draws, kRotation, config.rotation ? keys : 1, 1, config.rotation_range, 0.0, angles);
+    if (config.rotation && config.rotation_walk) {  // trajectories.rotation_walk
+      angles[0] = 0.0;
+      for (int64_t k = 1; k < keys; ++k) {
+        angles[k] = angles[k - 1] + (2 * draws.uniform(kRotation, k) - 1) * config.rotation_step * double(times[k] - times[k - 1]);
+      }
+    } else {
+      keyframe_values(draws, kRotation, config.rotation ? keys : 1, 1, config.rotation_range, 0.0, angles);
+    }
     keyframe_values(draws, kScale, config.scale ? keys : 1, 2, config.scale_range, 1.0, scales);
     keyframe_values(draws, kShear, config.shear ? keys : 1, 2, config.shear_range, 0.0, shears);
 
@@ -335,7 +365,7 @@ TUBELETS_HD void sample_clip(const SampleConfig& config, uint64_t seed, int64_t 
         out.shears[bmt * 2 + d] = float(shear[d]);
       }
       out.angles[bmt] = float(angle);
-      out.opacity[bmt] = opacity;
+      out.opacity[bmt] = float(interpolate(opacity_times, opacity_count, levels, 1, 0, t, kEaseLinear) * shown * active);
       compile_inv_affine(centre[0], centre[1], half[0], half[1], angle, scale[0], scale[1], shear[0],
                          shear[1], out.inv_affine + bmt * 6);
     }

@@ -1,5 +1,5 @@
-"""Per-sample controls of the samplers (drawn tubelet counts, ``same_on_batch``, eased
-keyframes): what they promise, checked on the reference and the C++ sampler. That the
+"""Per-sample controls (drawn tubelet counts, ``same_on_batch``, eased keyframes) and the
+presets: what they promise, checked on the reference and the C++ sampler. That the
 samplers agree on them is tests/test_sampling.py's and tests/test_triton_sampler.py's."""
 import dataclasses
 
@@ -115,3 +115,78 @@ def test_counts_are_stored_as_ints():
     config = TubeletConfig(num_tubelets=[1, 3])
     assert config.num_tubelets == (1, 3) and config.tubelet_counts == (1, 3) and config.max_tubelets == 3
     assert TubeletConfig(num_tubelets=2).tubelet_counts == (2, 2)
+
+
+# The presets. The expected numbers are the released code's (configs/moco/r2plus1d_18/
+# pretraining_mini_kinetics.py and pyvrl/models/pretraining/tubeletcontrast/tubelets.py), at 112 px.
+OFFICIAL = TubeletConfig.official_code()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def official(request):
+    return sample_tubelets(OFFICIAL, 500, 16, 112, 112, seed=torch.tensor(31), backend=request.param)
+
+
+def test_official_opacity_is_keyframed_in_0_8_to_1(official):
+    opacity = official.opacity
+    assert opacity.min() >= 0.8 - 1e-6 and opacity.max() <= 1.0 + 1e-6
+    assert (opacity.amax(-1) - opacity.amin(-1) > 0.01).float().mean() > 0.5  # it changes over time
+
+
+def test_official_edges_are_soft_for_about_half_the_patches(official):
+    softness = official.softness.flatten()
+    soft = softness > 0
+    assert 0.45 < soft.float().mean() < 0.55, soft.float().mean()
+    assert softness[soft].min() >= 0.1 - 1e-6 and softness[soft].max() <= 0.4 + 1e-6
+
+
+def test_official_rotation_walks_at_most_6_degrees_a_frame_between_keyframes(official):
+    angles, times = official.angles.double(), official.transform_keyframes
+    assert (angles[..., 0] == 0).all()
+    at = angles.gather(-1, times)
+    change, gaps = at[..., 1:] - at[..., :-1], (times[..., 1:] - times[..., :-1]).double()
+    assert (change.abs() <= 6 * gaps + 1e-4).all()
+    assert (change.abs() > 3 * gaps).any()  # the walk uses its range
+    assert official.angles.abs().max() <= 6 * 15 + 1e-4
+
+
+def test_official_patch_sizes_are_scales_times_aspect_ratios_jittered(official):
+    width, height = official.patch_size.double().unbind(-1)
+    jitter = torch.tensor(0.18).exp().item()
+    ratio, scale = width / height, (width * height).sqrt()
+    # Rounding to whole pixels moves a side by at most half a pixel.
+    assert (ratio <= 2.0 * jitter**2 * (1 + 0.5 / 10)).all() and (ratio >= 0.5 / jitter**2 / (1 + 0.5 / 10)).all()
+    assert scale.min() >= 16 / jitter - 0.5 and scale.max() <= 64 * jitter + 0.5
+    assert ((ratio - 1).abs() > 0.3).float().mean() > 0.3  # not square, unlike patch_size's draws per axis
+
+
+def test_official_paths_are_stretched_alike_on_both_axes_to_20_to_89_px(official):
+    span = official.centers.double().amax(2) - official.centers.double().amin(2)  # (B, M, 2)
+    # Snapping centres to the crop's pixel grid moves each by at most half a pixel.
+    assert ((span[..., 0] - span[..., 1]).abs() <= 1 + 1e-4).all()
+    assert span.min() >= 20 - 1 - 1e-4 and span.max() <= 89 + 1 + 1e-4
+
+
+def test_paper_linear_moves_along_keyframes_without_transforms():
+    config = TubeletConfig.paper_linear()
+    assert config.motion == "linear" and config.transforms == () and config.keyframes == 3
+    tubes = sample_tubelets(config, 8, 16, 112, 112, seed=torch.tensor(2), backend="torch")
+    assert (tubes.angles == 0).all() and (tubes.scales == 1).all() and tubes.motion_keyframes.shape[-1] == 3
+    assert TubeletConfig.paper() == TubeletConfig()
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"patch_scales": (0.2, 0.0)}, ValueError, "^patch_scales: every value must lie in \\(0.0, 1.0\\]"),
+    ({"patch_scales": 0.2}, ValueError, "^patch_scales must be a tuple of numbers, got 0.2"),
+    ({"patch_ratios": ()}, ValueError, "^patch_ratios: give at least one aspect ratio"),
+    ({"patch_ratios": (-1.0,)}, ValueError, "^patch_ratios: every value must lie in"),
+    ({"patch_jitter": 6.0}, ValueError, "^patch_jitter must be a number in \\[0, 5\\], got 6.0"),
+    ({"softness_p": 1.5}, ValueError, "^softness_p must be a probability in \\[0, 1\\], got 1.5"),
+    ({"opacity_keyframes": "yes"}, TypeError, "^opacity_keyframes must be True or False, got 'yes'"),
+    ({"nonlinear_square": 0}, TypeError, "^nonlinear_square must be True or False, got 0"),
+    ({"rotation_step": -1.0}, ValueError, "^rotation_step must be None or degrees per frame in \\[0, 360\\]"),
+    ({"rotation_step": "6"}, ValueError, "^rotation_step must be None or degrees per frame"),
+])
+def test_invalid_official_fields_are_refused_naming_the_field(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        TubeletConfig(**kwargs)

@@ -32,6 +32,12 @@ CONFIGS = [
     TubeletConfig(motion="linear", num_tubelets=(0, 5), interpolation="random", transforms=("scale", "rotation", "shear")),
     TubeletConfig(motion="linear", num_tubelets=(2, 3), same_on_batch=True, interpolation="accelerate", p=0.5),
     TubeletConfig(num_tubelets=(1, 1), interpolation="decelerate", transforms=("shear",)),
+    # The presets, and the fields that express the released code in other combinations.
+    TubeletConfig.paper_linear(),
+    TubeletConfig.official_code(),
+    TubeletConfig(motion="linear", transforms=("rotation", "scale"), keyframes=4, rotation_step=2.5,
+                  opacity_keyframes=True, opacity=(0.2, 0.9), patch_scales=(0.3, 0.5), patch_ratios=(0.8,),
+                  softness=(0.0, 1.0), softness_p=0.3, interpolation="decelerate"),
 ]
 SIZES = [(16, 112, 112), (1, 7, 9), (2, 30, 17), (33, 1, 1), (5, 224, 160)]
 

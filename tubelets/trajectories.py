@@ -66,6 +66,17 @@ def keyframed(uniform: Uniform, stream: Stream, times: torch.Tensor, low: float,
     return interpolate(times, values, frames, easing)
 
 
+def rotation_walk(uniform: Uniform, times: torch.Tensor, step: float, frames: int,
+                  easing: torch.Tensor | None = None) -> torch.Tensor:
+    """Angles ``(..., T)`` in degrees: 0 at the first keyframe, then a random walk whose
+    change from keyframe ``t0`` to the next ``t1`` is uniform in ``±step · (t1 - t0)``
+    (``step`` in degrees per frame), interpolated as ``easing`` says."""
+    gaps = (times[..., 1:] - times[..., :-1]).double()
+    change = (2 * uniform(Stream.ROTATION, (*times.shape[:-1], times.shape[-1]))[..., 1:] - 1) * step * gaps
+    values = torch.cat([torch.zeros_like(times[..., :1], dtype=torch.float64), change.cumsum(-1)], -1)
+    return interpolate(times, values[..., None], frames, easing)[..., 0]
+
+
 def static_path(uniform: Uniform, batch: tuple[int, ...], frames: int, size: torch.Tensor) -> torch.Tensor:
     """``(..., T, 2)``: one uniform position held still (the "no motion" ablation, Table 3)."""
     start = uniform(Stream.STATIC_START, (*batch, 1, 2)) * (size - 1)
@@ -93,13 +104,15 @@ def linear_path(uniform: Uniform, times: torch.Tensor, step: tuple[float, float]
     return interpolate(times, torch.stack(points, -2), frames, easing)
 
 
-def nonlinear_path(uniform: Uniform, batch, points: int, sigma: float, extent, frames: int, size: torch.Tensor):
+def nonlinear_path(uniform: Uniform, batch, points: int, sigma: float, extent, frames: int, size: torch.Tensor,
+                   square: bool = False):
     """``(..., T, 2)``: ``N`` uniform points, Gaussian-smoothed, resampled to ``T`` (Eq. 6).
 
     Smoothing and resampling are linear, so they are one ``(N, T)`` matrix
     (:func:`nonlinear_matrix`). Smoothing ``N=48`` uniform points with ``σ=8`` leaves a path
     a few pixels long around the frame centre, so the resampled path is stretched to span a
-    fraction ``extent`` of the frame on each axis and placed uniformly inside it.
+    fraction ``extent`` of the frame on each axis and placed uniformly inside it: the
+    fraction is drawn per axis, or once for both if ``square``.
     """
     raw = uniform(Stream.NONLINEAR_POINTS, (*batch, 2, points))
     path = raw @ nonlinear_matrix(points, sigma, frames, raw.device)  # (..., 2, T)
@@ -107,7 +120,10 @@ def nonlinear_path(uniform: Uniform, batch, points: int, sigma: float, extent, f
     span = path.amax(-1, keepdim=True) - low
     unit = torch.where(span > 0, (path - low) / span.clamp(min=1e-300), torch.full_like(path, 0.5))
     limit = (size - 1)[..., None]  # (2, 1)
-    length = (extent[0] + (extent[1] - extent[0]) * uniform(Stream.NONLINEAR_LENGTH, (*batch, 2, 1))) * limit
+    fraction = uniform(Stream.NONLINEAR_LENGTH, (*batch, 2, 1))
+    if square:
+        fraction = fraction[..., :1, :].expand(*batch, 2, 1)
+    length = (extent[0] + (extent[1] - extent[0]) * fraction) * limit
     start = uniform(Stream.NONLINEAR_START, (*batch, 2, 1)) * (limit - length)
     return (start + unit * length).transpose(-1, -2)
 
