@@ -29,6 +29,8 @@ sizes are runtime, but M, T and N round up to powers of two for the blocks, so a
 power of two compiles again. The ``T × T`` comparisons of the keyframes grow with T: for
 sm_90, 16 frames take ≤ 128 registers and 32 frames ~160, without spills; 64 frames and
 more spill (still correct; ``python -m tubelets.kernels.resources`` prints the numbers).
+The options of ``TubeletConfig.official_code()`` (anchors, keyframed opacity, the rotation
+walk's ``T × T`` sums) take ~174 registers for non-linear paths on sm_90, still without spills.
 
 The kernel calls Triton's ``@triton.jit`` helpers (``tl.philox``, ``tl.sum``), so Triton's
 interpreter runs it only when ``TRITON_INTERPRET=1`` was set before Triton was imported
