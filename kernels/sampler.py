@@ -224,7 +224,7 @@ def _nonlinear_axis(seed, clip, tubelet, axis: tl.constexpr, limit, matrix, vali
 @triton.jit(do_not_specialize=["M", "T", "H", "W", "LOW"])
 def sample_kernel(
     seed_ptr,  # () int64: the Philox key
-    ranges_ptr,  # (17,) float64: the (low, high) pairs of the slots above, then p
+    ranges_ptr,  # (20 + 2A,) float64: the (low, high) pairs of the slots above, p, then the extras
     matrix_ptr,  # (N, T) float64, contiguous: non-linear path = points @ matrix (read if NONLINEAR)
     inv_affine_ptr,  # (B, M, T, 2, 3) float32, contiguous: output pixel → patch coordinates
     opacity_ptr,  # (B, M, T) float32
