@@ -20,6 +20,11 @@ namespace {
 
 // Ranges of TubeletConfig in this order, each (low, high).
 constexpr int kRanges = 8;
+// Options, as tubelets.native._config_arguments orders them: the fewest tubelets a clip
+// paints, same_on_batch, the Easing, opacity_keyframes, nonlinear_square, a rotation walk.
+constexpr int kOptions = 6;
+// Extras: softness_p, patch_jitter, rotation_step, then the (w, h) patch anchors.
+constexpr size_t kExtras = 3;
 // Data pointers of the outputs in SampleOutputs' order.
 constexpr int kSampleOutputs = 12;
 
@@ -27,8 +32,15 @@ SampleConfig make_sample_config(const std::array<int64_t, 4>& sizes, int32_t mot
                                 const std::array<bool, 3>& transforms, int32_t keyframes,
                                 int32_t points, const std::vector<int32_t>& shapes,
                                 const std::array<double, 2 * kRanges>& ranges, double p,
-                                uintptr_t nonlinear_matrix) {
+                                const std::array<int64_t, kOptions>& options,
+                                const std::vector<double>& extras, uintptr_t nonlinear_matrix) {
   if (shapes.empty() || shapes.size() > 3) throw std::invalid_argument("tubelets: 1 to 3 shapes");
+  if (options[0] < 0 || options[0] > sizes[0] || options[2] < kEaseLinear || options[2] > kEaseRandom) {
+    throw std::invalid_argument("tubelets: options must be (min_count in [0, M], same_on_batch, easing in [0, 3])");
+  }
+  if (extras.size() < kExtras || (extras.size() - kExtras) % 2 != 0) {
+    throw std::invalid_argument("tubelets: extras must be 3 numbers, then (w, h) pairs");
+  }
   if (sizes[1] < 1) throw std::invalid_argument("tubelets: sampling needs at least one frame");
   // Only min(K, T) keyframes exist (keyframe_times); sample_clip holds them on the stack.
   const int64_t used = keyframes < sizes[1] ? keyframes : sizes[1];
@@ -56,6 +68,17 @@ SampleConfig make_sample_config(const std::array<int64_t, 4>& sizes, int32_t mot
     fields[i][1] = ranges[2 * i + 1];
   }
   config.p = p;
+  config.min_count = options[0];
+  config.same_on_batch = options[1] != 0;
+  config.easing = int32_t(options[2]);
+  config.opacity_keyframes = options[3] != 0;
+  config.nonlinear_square = options[4] != 0;
+  config.rotation_walk = options[5] != 0;
+  config.softness_p = extras[0];
+  config.patch_jitter = extras[1];
+  config.rotation_step = extras[2];
+  config.anchors = extras.data() + kExtras;  // alive for the call: the binding holds `extras`
+  config.num_anchors = int64_t(extras.size() - kExtras) / 2;
   config.nonlinear_matrix = reinterpret_cast<const double*>(nonlinear_matrix);
   return config;
 }
@@ -96,16 +119,18 @@ PYBIND11_MODULE(_C, module) {
       [](uintptr_t seed, int64_t batch, const std::array<int64_t, 4>& sizes, int32_t motion,
          const std::array<bool, 3>& transforms, int32_t keyframes, int32_t points,
          const std::vector<int32_t>& shapes, const std::array<double, 2 * kRanges>& ranges, double p,
-         uintptr_t nonlinear_matrix, const std::array<uintptr_t, kSampleOutputs>& outputs,
+         const std::array<int64_t, kOptions>& options, const std::vector<double>& extras,
+         uintptr_t nonlinear_matrix,
+         const std::array<uintptr_t, kSampleOutputs>& outputs,
          int num_threads) {
         const SampleConfig config = make_sample_config(sizes, motion, transforms, keyframes, points,
-                                                       shapes, ranges, p, nonlinear_matrix);
+                                                       shapes, ranges, p, options, extras, nonlinear_matrix);
         sample_cpu(config, *reinterpret_cast<const uint64_t*>(seed), batch, make_sample_outputs(outputs),
                    num_threads);
       },
       py::arg("seed"), py::arg("batch"), py::arg("sizes"), py::arg("motion"), py::arg("transforms"),
       py::arg("keyframes"), py::arg("points"), py::arg("shapes"), py::arg("ranges"), py::arg("p"),
-      py::arg("nonlinear_matrix"), py::arg("outputs"), py::arg("num_threads"),
+      py::arg("options"), py::arg("extras"), py::arg("nonlinear_matrix"), py::arg("outputs"), py::arg("num_threads"),
       py::call_guard<py::gil_scoped_release>(),
       "Samples tubelets into preallocated outputs; see tubelets.native.sample_cpu.");
   module.def("simd", &simd, "The kernel that paints spans of rows: 'avx512' or 'portable'.");

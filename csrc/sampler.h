@@ -19,9 +19,13 @@ enum Stream : uint32_t {
   kApplied = 6, kStaticStart = 7, kMotionTimes = 8, kLinearStep = 9, kLinearRadius = 10,
   kLinearAngle = 11, kLinearStart = 12, kNonlinearPoints = 13, kNonlinearLength = 14,
   kNonlinearStart = 15, kTransformTimes = 16, kRotation = 17, kScale = 18, kShear = 19,
+  kCount = 20, kEasing = 21, kPatchAnchor = 22, kSoftEdge = 23, kOpacityTimes = 24,
 };
 
 enum Motion : int32_t { kStatic = 0, kLinear = 1, kNonlinear = 2 };
+
+// tubelets.config.INTERPOLATIONS: the weight e(w) between two keyframes.
+enum Easing : int32_t { kEaseLinear = 0, kAccelerate = 1, kDecelerate = 2, kEaseRandom = 3 };
 
 // Philox4x32-10 (Salmon et al., SC 2011) of counter c, in place, with key (k0, k1).
 TUBELETS_HD void philox4x32(uint32_t c[4], uint32_t k0, uint32_t k1) {
@@ -78,6 +82,15 @@ class Draws {
 // What to sample: tubelets.TubeletConfig, resolved for frames × height × width clips.
 struct SampleConfig {
   int64_t count, frames, height, width;  // M, T, H, W
+  int64_t min_count;                     // each clip paints min_count … M tubelets
+  bool same_on_batch;                    // every clip draws clip 0's tubelets
+  int32_t easing;                        // Easing
+  bool opacity_keyframes;                // opacity keyframed (linear), not one value
+  bool nonlinear_square;                 // one stretch of a non-linear path for both axes
+  bool rotation_walk;                    // keyframe angles a walk of rotation_step °/frame
+  double softness_p, patch_jitter, rotation_step;
+  const double* anchors;                 // (num_anchors, 2) patch sizes, fractions of W and H
+  int64_t num_anchors;                   // 0: sizes uniform in patch_size
   int32_t motion;                        // Motion
   bool rotation, scale, shear;           // which transforms
   int32_t keyframes, points;             // K, N
@@ -126,14 +139,17 @@ TUBELETS_HD int64_t keyframe_times(Draws& draws, Stream stream, int64_t keyframe
   return count;
 }
 
-// Piecewise-linear value at frame t through values[k] (stride `dims`) at times[k].
+// Value at frame t through values[k] (stride `dims`) at times[k], eased between keyframes by
+// `easing` (kEaseLinear, kAccelerate or kDecelerate), as trajectories.interpolate.
 TUBELETS_HD double interpolate(const int64_t* times, int64_t count, const double* values, int dims,
-                               int d, int64_t t) {
+                               int d, int64_t t, int32_t easing) {
   if (count == 1) return values[d];
   int64_t segment = 0;  // last k with times[k] <= t, within [0, count - 2]
   while (segment + 1 < count - 1 && times[segment + 1] <= t) ++segment;
   const int64_t t0 = times[segment], t1 = times[segment + 1];
-  const double weight = double(t - t0) / double(t1 - t0);
+  double weight = double(t - t0) / double(t1 - t0);
+  if (easing == kAccelerate) weight = weight * weight;
+  if (easing == kDecelerate) weight = 1 - (1 - weight) * (1 - weight);
   const double v0 = values[segment * dims + d], v1 = values[(segment + 1) * dims + d];
   return v0 + weight * (v1 - v0);
 }
@@ -153,7 +169,7 @@ TUBELETS_HD void keyframe_values(Draws& draws, Stream stream, int64_t count, int
 
 // Centres (x, y) of one tubelet in every frame, in pixels (double), before snapping.
 // `values` holds T doubles of scratch.
-TUBELETS_HD void path(const SampleConfig& config, Draws& draws, int64_t* motion_times,
+TUBELETS_HD void path(const SampleConfig& config, Draws& draws, int32_t easing, int64_t* motion_times,
                       int64_t& motion_count, double* centers, double* values) {
   const int64_t frames = config.frames;
   const double size[2] = {double(config.width), double(config.height)};
@@ -178,7 +194,7 @@ TUBELETS_HD void path(const SampleConfig& config, Draws& draws, int64_t* motion_
       }
     }
     for (int64_t t = 0; t < frames; ++t) {
-      for (int d = 0; d < 2; ++d) centers[t * 2 + d] = interpolate(motion_times, motion_count, points, 2, d, t);
+      for (int d = 0; d < 2; ++d) centers[t * 2 + d] = interpolate(motion_times, motion_count, points, 2, d, t, easing);
     }
   } else {
     const int64_t n = config.points;
@@ -198,7 +214,7 @@ TUBELETS_HD void path(const SampleConfig& config, Draws& draws, int64_t* motion_
         high = sum > high ? sum : high;
       }
       const double span = high - low;
-      const double length = draws.between(kNonlinearLength, d, config.extent) * limit[d];
+      const double length = draws.between(kNonlinearLength, config.nonlinear_square ? 0 : d, config.extent) * limit[d];
       const double start = draws.uniform(kNonlinearStart, d) * (limit[d] - length);
       for (int64_t t = 0; t < frames; ++t) {
         const double unit = span > 0 ? (centers[t * 2 + d] - low) / span : 0.5;
@@ -228,19 +244,31 @@ TUBELETS_HD void compile_inv_affine(double cx, double cy, double half_x, double 
   map[5] = float(-(i10 * cx + i11 * cy));
 }
 
-// Every parameter of the M tubelets of clip b. `scratch` holds 3·T doubles.
+// Every parameter of the M tubelets of clip b (drawn as clip 0's if same_on_batch).
+// `scratch` holds 3·T + M doubles.
 TUBELETS_HD void sample_clip(const SampleConfig& config, uint64_t seed, int64_t b,
                              const SampleOutputs& out, double* scratch) {
   const int64_t count = config.count, frames = config.frames;
+  const int64_t clip = config.same_on_batch ? 0 : b;
+  double* origins = scratch + 3 * frames;  // slot -> the slot it was drawn in, before sorting
   const double size[2] = {double(config.width), double(config.height)};
   // Crops, drawn per slot, then sorted into paint order: largest area first, stably.
   int32_t* boxes = out.src_box + b * count * 4;
   int32_t* source_frames = out.src_frame + b * count;
   for (int64_t m = 0; m < count; ++m) {
-    Draws draws(seed, b, m);
+    Draws draws(seed, clip, m);
     int32_t box[4];
+    int64_t pick = 0;  // the anchor of sampling.patch_anchors, if any
+    if (config.num_anchors > 0) {
+      pick = int64_t(draws.uniform(kPatchAnchor, 0) * double(config.num_anchors));
+      pick = pick < config.num_anchors - 1 ? pick : config.num_anchors - 1;
+    }
     for (int d = 0; d < 2; ++d) {
-      double extent = nearbyint(draws.between(kCropSize, d, config.patch_size) * size[d]);
+      const double unit = draws.uniform(kCropSize, d), jitter = config.patch_jitter;
+      double extent = config.num_anchors > 0
+                          ? config.anchors[pick * 2 + d] * exp(-jitter + 2 * jitter * unit) * size[d]
+                          : (config.patch_size[0] + (config.patch_size[1] - config.patch_size[0]) * unit) * size[d];
+      extent = nearbyint(extent);
       extent = extent < 1 ? 1 : extent;
       extent = extent < size[d] ? extent : size[d];
       double corner = floor(draws.uniform(kCropCorner, d) * (size[d] - extent + 1));
@@ -258,26 +286,50 @@ TUBELETS_HD void sample_clip(const SampleConfig& config, uint64_t seed, int64_t 
       if (int64_t(above[2] - above[0] + 1) * (above[3] - above[1] + 1) >= area) break;
       for (int i = 0; i < 4; ++i) boxes[slot * 4 + i] = above[i];
       source_frames[slot] = source_frames[slot - 1];
+      origins[slot] = origins[slot - 1];
     }
     for (int i = 0; i < 4; ++i) boxes[slot * 4 + i] = box[i];
     source_frames[slot] = int32_t(frame);
+    origins[slot] = double(m);
   }
 
-  const bool applied = Draws(seed, b, 0).uniform(kApplied, 0) < config.p;
+  Draws per_clip(seed, clip, 0);
+  const bool applied = per_clip.uniform(kApplied, 0) < config.p;
+  // The clip paints the slots drawn first: drawn uniformly from min_count … M (sampling._active).
+  int64_t painted = count;
+  if (config.min_count < count) {
+    const int64_t choices = count - config.min_count;  // beyond the first
+    const int64_t extra = int64_t(per_clip.uniform(kCount, 0) * double(choices + 1));
+    painted = config.min_count + (extra < choices ? extra : choices);
+  }
   for (int64_t m = 0; m < count; ++m) {
-    Draws draws(seed, b, m);
+    Draws draws(seed, clip, m);
     const int64_t bm = b * count + m;
     const int32_t* box = out.src_box + bm * 4;
     int64_t choice = int64_t(draws.uniform(kShape, 0) * double(config.num_shapes));
     choice = choice < config.num_shapes - 1 ? choice : config.num_shapes - 1;
     out.shape[bm] = config.shapes[choice];
-    out.softness[bm] = float(draws.between(kSoftness, 0, config.softness));
-    const float opacity = float(draws.between(kOpacity, 0, config.opacity) * (applied ? 1.0 : 0.0));
+    out.softness[bm] = float(draws.between(kSoftness, 0, config.softness) *
+                             (draws.uniform(kSoftEdge, 0) < config.softness_p ? 1.0 : 0.0));
+    const double shown = (applied ? 1.0 : 0.0), active = (origins[m] < double(painted) ? 1.0 : 0.0);
+    // Opacity: one level, or levels at keyframes of its own, linear in between.
+    int64_t opacity_times[kMaxKeyframes], opacity_count = 1;
+    double levels[kMaxKeyframes];
+    opacity_times[0] = 0;
+    if (config.opacity_keyframes) {
+      opacity_count = keyframe_times(draws, kOpacityTimes, config.keyframes, frames, opacity_times, scratch + 2 * frames);
+    }
+    for (int64_t k = 0; k < opacity_count; ++k) levels[k] = draws.between(kOpacity, k, config.opacity);
+    int32_t easing = config.easing;
+    if (easing == kEaseRandom) {
+      const int32_t drawn = int32_t(draws.uniform(kEasing, 0) * 3.0);
+      easing = drawn < 2 ? drawn : 2;
+    }
 
     int64_t motion_times[kMaxKeyframes], motion_count = 0;
     double* centers = scratch;
     double* values = scratch + 2 * frames;
-    path(config, draws, motion_times, motion_count, centers, values);
+    path(config, draws, easing, motion_times, motion_count, centers, values);
     if (config.motion == kLinear) {
       for (int64_t k = 0; k < motion_count; ++k) out.motion_keyframes[bm * motion_count + k] = motion_times[k];
     }
@@ -285,7 +337,14 @@ TUBELETS_HD void sample_clip(const SampleConfig& config, uint64_t seed, int64_t 
     const int64_t keys = keyframe_times(draws, kTransformTimes, config.keyframes, frames, times, values);
     for (int64_t k = 0; k < keys; ++k) out.transform_keyframes[bm * keys + k] = times[k];
     double angles[kMaxKeyframes], scales[kMaxKeyframes * 2], shears[kMaxKeyframes * 2];
-    keyframe_values(draws, kRotation, config.rotation ? keys : 1, 1, config.rotation_range, 0.0, angles);
+    if (config.rotation && config.rotation_walk) {  // trajectories.rotation_walk
+      angles[0] = 0.0;
+      for (int64_t k = 1; k < keys; ++k) {
+        angles[k] = angles[k - 1] + (2 * draws.uniform(kRotation, k) - 1) * config.rotation_step * double(times[k] - times[k - 1]);
+      }
+    } else {
+      keyframe_values(draws, kRotation, config.rotation ? keys : 1, 1, config.rotation_range, 0.0, angles);
+    }
     keyframe_values(draws, kScale, config.scale ? keys : 1, 2, config.scale_range, 1.0, scales);
     keyframe_values(draws, kShear, config.shear ? keys : 1, 2, config.shear_range, 0.0, shears);
 
@@ -296,17 +355,17 @@ TUBELETS_HD void sample_clip(const SampleConfig& config, uint64_t seed, int64_t 
       const int64_t bmt = bm * frames + t;
       double centre[2];
       for (int d = 0; d < 2; ++d) centre[d] = nearbyint(centers[t * 2 + d] - phase[d]) + phase[d];
-      const double angle = config.rotation ? interpolate(times, keys, angles, 1, 0, t) : 0.0;
+      const double angle = config.rotation ? interpolate(times, keys, angles, 1, 0, t, easing) : 0.0;
       double scale[2], shear[2];
       for (int d = 0; d < 2; ++d) {
-        scale[d] = config.scale ? interpolate(times, keys, scales, 2, d, t) : 1.0;
-        shear[d] = config.shear ? interpolate(times, keys, shears, 2, d, t) : 0.0;
+        scale[d] = config.scale ? interpolate(times, keys, scales, 2, d, t, easing) : 1.0;
+        shear[d] = config.shear ? interpolate(times, keys, shears, 2, d, t, easing) : 0.0;
         out.centers[bmt * 2 + d] = float(centre[d]);
         out.scales[bmt * 2 + d] = float(scale[d]);
         out.shears[bmt * 2 + d] = float(shear[d]);
       }
       out.angles[bmt] = float(angle);
-      out.opacity[bmt] = opacity;
+      out.opacity[bmt] = float(interpolate(opacity_times, opacity_count, levels, 1, 0, t, kEaseLinear) * shown * active);
       compile_inv_affine(centre[0], centre[1], half[0], half[1], angle, scale[0], scale[1], shear[0],
                          shear[1], out.inv_affine + bmt * 6);
     }

@@ -68,7 +68,8 @@ def compile_paint_kernel(dtype: torch.dtype, arch: int, channels: int = 3, varia
 def compile_sample_kernel(motion: int, arch: int, frames: int = 16, count: int = 2, points: int = 48):
     """``triton.compile`` of :func:`sampler.sample_kernel` for ``sm_{arch}``, as
     :func:`sampler.sample_` launches it for ``count`` tubelets on ``frames`` frames with
-    every transform and shape (``motion``: 0 static, 1 linear, 2 non-linear)."""
+    every transform and shape (``motion``: 0 static, 1 linear, 2 non-linear), linear
+    interpolation and a count per clip drawn from ``1 … count``."""
     kernel = sampler.sample_kernel
     if not isinstance(kernel, triton.runtime.JITFunction):
         raise RuntimeError("the kernel is interpreted; unset TRITON_INTERPRET to compile it")
@@ -76,6 +77,8 @@ def compile_sample_kernel(motion: int, arch: int, frames: int = 16, count: int =
         "MOTION": motion, "ROTATION": True, "SCALE": True, "SHEAR": True, "KEYFRAMES": 3, "POINTS": points,
         "SHAPE_0": 0, "SHAPE_1": 1, "SHAPE_2": 2, "NUM_SHAPES": 3, "M_BLOCK": triton.next_power_of_2(count),
         "T_BLOCK": triton.next_power_of_2(frames), "N_BLOCK": triton.next_power_of_2(points) if motion == 2 else 1,
+        "SAME_ON_BATCH": False, "INTERPOLATION": 0, "NUM_ANCHORS": 0, "OPACITY_KEYS": False, "SQUARE": False,
+        "WALK": False,
     }
     pointers = {
         "seed_ptr": "*i64", "ranges_ptr": "*fp64", "matrix_ptr": "*fp64", "src_box_ptr": "*i32",

@@ -28,6 +28,16 @@ CONFIGS = [
                   opacity=(0.3, 1.0)),
     TubeletConfig(num_tubelets=0),
     TubeletConfig(nonlinear_points=2, nonlinear_sigma=0.5, patch_size=(0.9, 1.0)),
+    # Per-sample controls: drawn counts, one clip's tubelets for all, eased keyframes.
+    TubeletConfig(motion="linear", num_tubelets=(0, 5), interpolation="random", transforms=("scale", "rotation", "shear")),
+    TubeletConfig(motion="linear", num_tubelets=(2, 3), same_on_batch=True, interpolation="accelerate", p=0.5),
+    TubeletConfig(num_tubelets=(1, 1), interpolation="decelerate", transforms=("shear",)),
+    # The presets, and the fields that express the released code in other combinations.
+    TubeletConfig.paper_linear(),
+    TubeletConfig.official_code(),
+    TubeletConfig(motion="linear", transforms=("rotation", "scale"), keyframes=4, rotation_step=2.5,
+                  opacity_keyframes=True, opacity=(0.2, 0.9), patch_scales=(0.3, 0.5), patch_ratios=(0.8,),
+                  softness=(0.0, 1.0), softness_p=0.3, interpolation="decelerate"),
 ]
 SIZES = [(16, 112, 112), (1, 7, 9), (2, 30, 17), (33, 1, 1), (5, 224, 160)]
 
@@ -43,7 +53,7 @@ def fields(tubes):
 
 
 @NEEDS_C
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.motion}-M{c.num_tubelets}")
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.motion}-M{c.num_tubelets}-{c.interpolation}")
 @pytest.mark.parametrize("size", SIZES, ids=str)
 @pytest.mark.parametrize("seed", [0, 1, 2**62 + 12345])
 def test_cpp_sampler_matches_the_reference(config, size, seed):

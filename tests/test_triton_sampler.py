@@ -32,6 +32,16 @@ CONFIGS = {
     "nonlinear-short": "TubeletConfig(nonlinear_points=2, nonlinear_sigma=0.5, patch_size=(0.9, 1.0), "
                        "transforms=('shear',))",
     "linear-many-keys": "TubeletConfig(motion='linear', keyframes=100, transforms=('scale',), shapes=('rhombus',))",
+    "counts-random": "TubeletConfig(motion='linear', num_tubelets=(0, 5), interpolation='random', "
+                     "transforms=('scale', 'rotation', 'shear'))",
+    "same-accelerate": "TubeletConfig(motion='linear', num_tubelets=(2, 3), same_on_batch=True, "
+                       "interpolation='accelerate', p=0.5)",
+    "decelerate": "TubeletConfig(num_tubelets=(1, 2), interpolation='decelerate', transforms=('shear',))",
+    "paper-linear": "TubeletConfig.paper_linear()",
+    "official": "TubeletConfig.official_code()",
+    "official-fields": "TubeletConfig(motion='linear', transforms=('rotation', 'scale'), keyframes=4, "
+                       "rotation_step=2.5, opacity_keyframes=True, opacity=(0.2, 0.9), patch_scales=(0.3, 0.5), "
+                       "patch_ratios=(0.8,), softness=(0.0, 1.0), softness_p=0.3, interpolation='decelerate')",
 }
 CASES = [
     ("paper", (16, 112, 112), 0), ("paper", (2, 30, 17), 2**62 + 12345), ("paper", (1, 7, 9), 3),
@@ -40,6 +50,10 @@ CASES = [
     ("none", (4, 8, 8), 8),
     ("nonlinear-short", (9, 13, 1), 9), ("nonlinear-short", (16, 112, 112), 2**63 - 1),
     ("linear-many-keys", (8, 20, 20), 10), ("linear-many-keys", (33, 5, 3), 11),
+    ("counts-random", (16, 112, 112), 12), ("counts-random", (1, 7, 9), 13),
+    ("same-accelerate", (16, 40, 52), 14), ("decelerate", (9, 13, 11), 15),
+    ("paper-linear", (16, 112, 112), 16), ("official", (16, 112, 112), 17), ("official", (16, 224, 224), 18),
+    ("official", (1, 7, 9), 19), ("official-fields", (12, 30, 17), 20), ("official-fields", (2, 5, 3), 21),
 ]
 
 CHILD = """
@@ -81,7 +95,8 @@ for mode, overlay in (("", TubeletOverlay(backend="triton")), ("-inplace", Tubel
 
 seed = torch.tensor(12345)
 ranges = [0.1, 0.5, 0.3, 0.7, 0.3, 1.0, 0.5, 1.5, -90.0, 90.0, -1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
-args = (seed, [1, 2, 3, 6, 5], 1, [True, True, False], 3, 4, 1.0, [0, 2], ranges, 0.5)
+args = (seed, [1, 2, 3, 6, 5], 1, [True, True, False], 3, 4, 1.0, [0, 2], ranges, 0.5, [1, 0, 3, 1, 0, 1],
+        [0.5, 0.1, 6.0, 0.2, 0.3, 0.4, 0.1])
 results["opcheck"] = {name: str(outcome) for name, outcome in
                       torch.library.opcheck(torch.ops.tubelets.sample_triton.default, args).items()}
 print(json.dumps(results))

@@ -184,7 +184,7 @@ def _sample(op, config, seed, batch, frames, height, width):
     """:class:`tubelets.Tubelets` from one call of ``op`` (a sampler op of the schema below)."""
     from .params import Tubelets
 
-    fields = op(seed, [batch, config.num_tubelets, frames, height, width], *_config_arguments(config))
+    fields = op(seed, [batch, config.max_tubelets, frames, height, width], *_config_arguments(config))
     inv_affine, opacity, src_box, src_frame, shape, softness, centers, angles, scales, shears, motion, times = fields
     return Tubelets(
         inv_affine=inv_affine, opacity=opacity, src_box=src_box, src_frame=src_frame, shape=shape,
@@ -195,16 +195,25 @@ def _sample(op, config, seed, batch, frames, height, width):
 
 @functools.lru_cache(maxsize=64)
 def _config_arguments(config) -> tuple:
-    """The arguments of a sampler op that ``config`` decides (``motion`` … ``p`` of
-    ``_SAMPLE_SCHEMA``), once per config: configs are frozen."""
+    """The arguments of a sampler op that ``config`` decides (``motion`` … ``extras`` of
+    ``_SAMPLE_SCHEMA``), once per config: configs are frozen. ``options`` are the fewest
+    tubelets a clip paints, ``same_on_batch`` (0 or 1), the index of ``interpolation`` in
+    :data:`~tubelets.config.INTERPOLATIONS`, ``opacity_keyframes``, ``nonlinear_square`` and
+    whether ``rotation_step`` is set; ``extras`` are ``softness_p``, ``patch_jitter``,
+    ``rotation_step`` (0 if unset), then :func:`~tubelets.sampling.patch_anchors`."""
+    from .config import INTERPOLATIONS
     from .params import SHAPES
+    from .sampling import patch_anchors
 
     ranges = [float(v) for pair in (
         config.patch_size, config.max_step, config.nonlinear_extent, config.scale_range,
         config.rotation_range, config.shear_range, config.opacity, config.softness) for v in pair]  # fmt: skip
     return (MOTION_CODES[config.motion], [name in config.transforms for name in TRANSFORM_ORDER], config.keyframes,
             config.nonlinear_points, float(config.nonlinear_sigma), [SHAPES.index(s) for s in config.shapes], ranges,
-            float(config.p))
+            float(config.p),
+            [config.tubelet_counts[0], int(config.same_on_batch), INTERPOLATIONS.index(config.interpolation),
+             int(config.opacity_keyframes), int(config.nonlinear_square), int(config.rotation_step is not None)],
+            [config.softness_p, config.patch_jitter, config.rotation_step or 0.0, *patch_anchors(config)])
 
 
 def _sample_outputs(sizes, motion, keyframes, device) -> list[torch.Tensor]:
@@ -224,7 +233,7 @@ def _sample_outputs(sizes, motion, keyframes, device) -> list[torch.Tensor]:
     ]  # fmt: skip
 
 
-def _sample_op(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
+def _sample_op(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p, options, extras):
     """``tubelets::sample`` on CPU tensors (arguments: ``_SAMPLE_SCHEMA``)."""
     from .trajectories import nonlinear_matrix
 
@@ -237,23 +246,23 @@ def _sample_op(seed, sizes, motion, transforms, keyframes, points, sigma, shapes
     matrix = nonlinear_matrix(points, sigma, frames)
     _C.sample(
         seed.data_ptr(), batch, (count, frames, height, width), motion, transforms, keyframes, points, shapes,
-        ranges, p, matrix.data_ptr(), [tensor.data_ptr() for tensor in outputs], torch.get_num_threads(),
+        ranges, p, options, extras, matrix.data_ptr(), [tensor.data_ptr() for tensor in outputs], torch.get_num_threads(),
     )
     return outputs
 
 
-def _sample_fake(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
+def _sample_fake(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p, options, extras):
     return _sample_outputs(sizes, motion, keyframes, seed.device)
 
 
 _SAMPLE_SCHEMA = (
     "(Tensor seed, SymInt[] sizes, SymInt motion, bool[] transforms, SymInt keyframes, SymInt points, "
-    "float sigma, SymInt[] shapes, float[] ranges, float p) -> Tensor[]"
+    "float sigma, SymInt[] shapes, float[] ranges, float p, SymInt[] options, float[] extras) -> Tensor[]"
 )
 library.define("sample" + _SAMPLE_SCHEMA, _sample_op, _sample_fake)
 
 
-def _sample_triton_op(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p):
+def _sample_triton_op(seed, sizes, motion, transforms, keyframes, points, sigma, shapes, ranges, p, options, extras):
     """``tubelets::sample_triton`` on CUDA tensors, or CPU ones under ``TRITON_INTERPRET=1``
     (arguments: ``_SAMPLE_SCHEMA``)."""
     from .kernels import sample_triton_, unavailable
@@ -268,8 +277,9 @@ def _sample_triton_op(seed, sizes, motion, transforms, keyframes, points, sigma,
     outputs = _sample_outputs(sizes, motion, keyframes, seed.device)
     # Both constants are cached per device, so a call inside a CUDA graph capture copies nothing.
     sample_triton_(
-        outputs, seed, constant((*ranges, p), torch.float64, seed.device),
+        outputs, seed, constant((*ranges, p, *extras), torch.float64, seed.device),
         nonlinear_matrix(points, sigma, sizes[2], seed.device), sizes, motion, transforms, keyframes, points, shapes,
+        options,
     )  # fmt: skip
     return outputs
 

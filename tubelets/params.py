@@ -98,6 +98,14 @@ class Tubelets:
         """Crop width and height in pixels, ``(B, M, 2)`` int32."""
         return crop_size(self.src_box)
 
+    def painted(self) -> torch.Tensor:
+        """``(B, M)`` bool: the tubelets painted in some frame (opacity above 0 there).
+
+        A clip that draws fewer tubelets than ``M`` (``num_tubelets=(low, high)``) has
+        opacity 0 in every frame of its other slots, as has every slot of a clip left
+        without tubelets (``p < 1``)."""
+        return (self.opacity > 0).any(-1)
+
     def to(self, device: torch.device | str) -> Tubelets:
         """The same tubelets with every tensor on ``device``."""
         return self._map(lambda tensor: tensor.to(device))

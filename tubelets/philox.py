@@ -31,7 +31,7 @@ class Stream(enum.IntEnum):
     SOURCE_FRAME = 2  # 1
     SHAPE = 3  # 1
     SOFTNESS = 4  # 1
-    OPACITY = 5  # 1
+    OPACITY = 5  # 1, or K with opacity_keyframes
     APPLIED = 6  # 1 per clip (tubelet 0): are tubelets painted on this clip (config.p)
     STATIC_START = 7  # 2
     MOTION_TIMES = 8  # T - 2: keyframes of a linear path
@@ -46,6 +46,11 @@ class Stream(enum.IntEnum):
     ROTATION = 17  # K
     SCALE = 18  # 2 K
     SHEAR = 19  # 2 K
+    COUNT = 20  # 1 per clip (tubelet 0): how many tubelets it paints (num_tubelets as a pair)
+    EASING = 21  # 1: the interpolation of interpolation="random"
+    PATCH_ANCHOR = 22  # 1: which scale × aspect ratio (patch_scales)
+    SOFT_EDGE = 23  # 1: are the edges soft (softness_p)
+    OPACITY_TIMES = 24  # T - 2: keyframes of the opacity (opacity_keyframes)
 
 
 def _mulhilo(multiplier: int, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -31,7 +31,7 @@ import numbers
 import torch
 
 from . import distributed, philox, trajectories
-from .config import TubeletConfig
+from .config import INTERPOLATIONS, TubeletConfig
 from .params import SHAPES, Tubelets, compile_inv_affine, crop_size
 from .philox import Stream
 
@@ -144,8 +144,12 @@ def resolve_sampler(backend: str, device: torch.device) -> str:
 def sample_reference(config: TubeletConfig, seed: torch.Tensor, batch_size: int, frames: int, height: int,
                      width: int) -> Tubelets:
     """The reference sampler: plain PyTorch on ``seed``'s device, float64 throughout."""
+    if config.same_on_batch and batch_size != 1:
+        # Clip 0's draws for every clip: a batch of one, repeated.
+        one = sample_reference(config, seed, 1, frames, height, width)
+        return one._map(lambda field: field.expand(batch_size, *field.shape[1:]).contiguous())
     device = seed.device
-    count = config.num_tubelets
+    count = config.max_tubelets
     batch = (batch_size, count)
 
     table = philox.uniform(seed, batch_size, max(count, 1), len(Stream), max_draws(config, frames))
@@ -156,7 +160,7 @@ def sample_reference(config: TubeletConfig, seed: torch.Tensor, batch_size: int,
         return table[:, :tubelets, stream, : math.prod(tail)].reshape(shape)
 
     size = constant((float(width), float(height)), torch.float64, device)
-    src_box, src_frame = _crops(uniform, batch, config.patch_size, frames, size)
+    src_box, src_frame = _crops(uniform, batch, config, frames, size)
     # Paint order: largest crop first. Every other draw is independent of the crop, so
     # sorting the crops alone gives the same distribution as sorting whole tubelets.
     order = _largest_first(src_box)
@@ -165,9 +169,17 @@ def sample_reference(config: TubeletConfig, seed: torch.Tensor, batch_size: int,
     choice = (uniform(Stream.SHAPE, (*batch, 1))[..., 0] * len(config.shapes)).long()
     shape = shape[choice.clamp(max=len(config.shapes) - 1)]
     softness = _between(uniform(Stream.SOFTNESS, (*batch, 1))[..., 0], config.softness)
+    softness = softness * (uniform(Stream.SOFT_EDGE, (*batch, 1))[..., 0] < config.softness_p).double()
     applied = (uniform(Stream.APPLIED, (batch_size, 1, 1)) < config.p).double()
-    opacity = _between(uniform(Stream.OPACITY, (*batch, 1)), config.opacity) * applied
-    opacity = opacity.expand(*batch, frames)
+    if config.opacity_keyframes:  # keyframes of their own, linear in between (opacity is not eased)
+        opacity_times = trajectories.keyframe_times(uniform, Stream.OPACITY_TIMES, batch, config.keyframes, frames,
+                                                    device)
+        levels = _between(uniform(Stream.OPACITY, (*opacity_times.shape, 1)), config.opacity)
+        opacity = trajectories.interpolate(opacity_times, levels, frames)[..., 0] * applied
+    else:
+        opacity = _between(uniform(Stream.OPACITY, (*batch, 1)), config.opacity) * applied
+    opacity = (opacity * _active(uniform, config.tubelet_counts, order)).expand(*batch, frames)
+    easing = _easing(uniform, config.interpolation, batch, device)
 
     motion_times = None
     if config.motion == "static":
@@ -175,11 +187,11 @@ def sample_reference(config: TubeletConfig, seed: torch.Tensor, batch_size: int,
     elif config.motion == "linear":
         motion_times = trajectories.keyframe_times(uniform, Stream.MOTION_TIMES, batch, config.keyframes, frames,
                                                    device)
-        centers = trajectories.linear_path(uniform, motion_times, config.max_step, frames, size)
+        centers = trajectories.linear_path(uniform, motion_times, config.max_step, frames, size, easing)
     else:
         centers = trajectories.nonlinear_path(
             uniform, batch, config.nonlinear_points, config.nonlinear_sigma,
-            config.nonlinear_extent, frames, size,
+            config.nonlinear_extent, frames, size, config.nonlinear_square,
         )
     half = crop_size(src_box).double()[:, :, None] / 2  # (B, M, 1, 2)
     centers = _snap_to_crop_grid(centers, src_box)
@@ -188,12 +200,15 @@ def sample_reference(config: TubeletConfig, seed: torch.Tensor, batch_size: int,
     identity = torch.zeros(*batch, frames, 2, dtype=torch.float64, device=device)
     angles = identity[..., 0]
     scales, shears = identity + 1, identity
-    if "rotation" in config.transforms:
-        angles = trajectories.keyframed(uniform, Stream.ROTATION, times, *config.rotation_range, 0.0, 1, frames)[..., 0]
+    if "rotation" in config.transforms and config.rotation_step is not None:
+        angles = trajectories.rotation_walk(uniform, times, config.rotation_step, frames, easing)
+    elif "rotation" in config.transforms:
+        angles = trajectories.keyframed(uniform, Stream.ROTATION, times, *config.rotation_range, 0.0, 1, frames,
+                                     easing)[..., 0]
     if "scale" in config.transforms:
-        scales = trajectories.keyframed(uniform, Stream.SCALE, times, *config.scale_range, 1.0, 2, frames)
+        scales = trajectories.keyframed(uniform, Stream.SCALE, times, *config.scale_range, 1.0, 2, frames, easing)
     if "shear" in config.transforms:
-        shears = trajectories.keyframed(uniform, Stream.SHEAR, times, *config.shear_range, 0.0, 2, frames)
+        shears = trajectories.keyframed(uniform, Stream.SHEAR, times, *config.shear_range, 0.0, 2, frames, easing)
 
     return Tubelets(
         inv_affine=compile_inv_affine(centers, half, angles, scales, shears),
@@ -229,14 +244,45 @@ def _between(unit: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
     return low + (high - low) * unit
 
 
-def _crops(uniform: trajectories.Uniform, batch: tuple[int, int], patch_size: tuple[float, float], frames: int,
+def _active(uniform: trajectories.Uniform, counts: tuple[int, int], order: torch.Tensor) -> torch.Tensor:
+    """``(B, M, 1)`` float64, 1 for the slots a clip paints, else 0: each clip draws its count
+    uniformly from ``low … high``, and paints the tubelets drawn first (slot ``order[b, m]``
+    before the largest-first sort), so that activity is independent of the crop sizes."""
+    low, high = counts
+    if low == high:
+        return torch.ones(*order.shape, 1, dtype=torch.float64, device=order.device)
+    drawn = low + (uniform(Stream.COUNT, (order.shape[0], 1, 1)) * (high - low + 1)).floor().clamp(max=high - low)
+    return (order[..., None] < drawn).double()
+
+
+def _easing(uniform: trajectories.Uniform, interpolation: str, batch: tuple[int, int],
+            device: torch.device) -> torch.Tensor | None:
+    """``(B, M)`` int64 indices into :data:`~tubelets.config.INTERPOLATIONS` (``None`` for
+    linear): one of the first three for every tubelet, or for ``"random"`` one drawn each."""
+    if interpolation == "linear":
+        return None
+    if interpolation == "random":
+        return (uniform(Stream.EASING, (*batch, 1))[..., 0] * 3).long().clamp(max=2)
+    return torch.full(batch, INTERPOLATIONS.index(interpolation), dtype=torch.int64, device=device)
+
+
+def _crops(uniform: trajectories.Uniform, batch: tuple[int, int], config: TubeletConfig, frames: int,
            size: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Crop boxes ``(B, M, 4)`` int64 inside the frame and their source frames ``(B, M)``.
 
     Width and height are drawn independently, each a fraction ``patch_size`` of the
-    frame's width or height (§4.1: 16 to 64 px at 112 px), at least one pixel.
+    frame's width or height (§4.1: 16 to 64 px at 112 px), at least one pixel; or, with
+    ``patch_scales``, one of :func:`patch_anchors` (fractions of the frame's width and
+    height) times ``exp(U(-j, j))`` per axis, ``j = patch_jitter``.
     """
-    extent = _between(uniform(Stream.CROP_SIZE, (*batch, 2)), patch_size) * size
+    unit = uniform(Stream.CROP_SIZE, (*batch, 2))
+    if config.patch_scales:
+        anchors = constant(patch_anchors(config), torch.float64, size.device).view(-1, 2)
+        pick = (uniform(Stream.PATCH_ANCHOR, (*batch, 1))[..., 0] * len(anchors)).long().clamp(max=len(anchors) - 1)
+        jitter = config.patch_jitter
+        extent = anchors[pick] * torch.exp(-jitter + 2 * jitter * unit) * size
+    else:
+        extent = _between(unit, config.patch_size) * size
     extent = extent.round().clamp(min=1.0)
     extent = torch.minimum(extent, size)
     corner = (uniform(Stream.CROP_CORNER, (*batch, 2)) * (size - extent + 1)).floor()
@@ -244,6 +290,13 @@ def _crops(uniform: trajectories.Uniform, batch: tuple[int, int], patch_size: tu
     src_box = torch.cat([corner, corner + extent - 1], -1).long()
     src_frame = (uniform(Stream.SOURCE_FRAME, (*batch, 1))[..., 0] * frames).long().clamp(max=frames - 1)
     return src_box, src_frame
+
+
+def patch_anchors(config: TubeletConfig) -> tuple[float, ...]:
+    """The patch sizes of ``patch_scales × patch_ratios``, flattened ``(w, h)`` pairs in
+    fractions of the frame's width and height: ``(s·√r, s/√r)`` for each ratio ``r`` (width
+    over height), then each scale ``s``; the samplers pick one uniformly."""
+    return tuple(v for r in config.patch_ratios for s in config.patch_scales for v in (s * math.sqrt(r), s / math.sqrt(r)))
 
 
 def _snap_to_crop_grid(centers: torch.Tensor, src_box: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Paths over time: keyframes with linear interpolation, and smoothed random walks.
+"""Paths over time: keyframes with interpolation, and smoothed random walks.
 
 Every function is batched over leading dimensions ``(...)`` (clips × tubelets) and draws
 its randomness from ``uniform(stream, shape) -> Tensor``, float64 values in ``[0, 1)`` for
@@ -33,26 +33,48 @@ def keyframe_times(uniform: Uniform, stream: Stream, batch: tuple[int, ...], key
     return torch.cat([first, interior.sort(-1).values, first + frames - 1], -1)
 
 
-def interpolate(times: torch.Tensor, values: torch.Tensor, frames: int) -> torch.Tensor:
-    """Piecewise-linear ``(..., T, D)`` through ``values`` ``(..., K, D)`` at ``times`` ``(..., K)``."""
+def interpolate(times: torch.Tensor, values: torch.Tensor, frames: int, easing: torch.Tensor | None = None
+                ) -> torch.Tensor:
+    """``(..., T, D)`` through ``values`` ``(..., K, D)`` at ``times`` ``(..., K)``.
+
+    Between keyframes ``t0 < t1`` the value is ``v0 + e(w) · (v1 - v0)``, ``w = (t - t0) /
+    (t1 - t0)``, with ``e`` chosen per path by ``easing`` (``(...)`` int64 indices into
+    :data:`tubelets.config.INTERPOLATIONS`: 0 ``w``, 1 ``w²``, 2 ``1 - (1 - w)²``); ``None``
+    is piecewise-linear.
+    """
     if times.shape[-1] == 1:
         return values.expand(*values.shape[:-2], frames, values.shape[-1])
     t = torch.arange(frames, device=times.device).expand(*times.shape[:-1], frames).contiguous()
     segment = (torch.searchsorted(times.contiguous(), t, right=True) - 1).clamp(0, times.shape[-1] - 2)
     t0, t1 = times.gather(-1, segment), times.gather(-1, segment + 1)
     weight = ((t - t0).double() / (t1 - t0).double())[..., None]
+    if easing is not None:
+        code = easing[..., None, None]
+        weight = torch.where(code == 1, weight * weight, torch.where(code == 2, 1 - (1 - weight) * (1 - weight), weight))
     index = segment[..., None].expand(*segment.shape, values.shape[-1])
     v0, v1 = values.gather(-2, index), values.gather(-2, index + 1)
     return v0 + weight.to(values.dtype) * (v1 - v0)
 
 
 def keyframed(uniform: Uniform, stream: Stream, times: torch.Tensor, low: float, high: float, identity: float,
-              dims: int, frames: int):
+              dims: int, frames: int, easing: torch.Tensor | None = None):
     """Transform parameters ``(..., T, dims)``: identity at the first keyframe, uniform in
-    ``[low, high]`` at the others, linear in between (§3.4, Eq. 7)."""
+    ``[low, high]`` at the others, interpolated in between as ``easing`` says (§3.4, Eq. 7:
+    linear)."""
     values = low + (high - low) * uniform(stream, (*times.shape, dims))
     values[..., 0, :] = identity
-    return interpolate(times, values, frames)
+    return interpolate(times, values, frames, easing)
+
+
+def rotation_walk(uniform: Uniform, times: torch.Tensor, step: float, frames: int,
+                  easing: torch.Tensor | None = None) -> torch.Tensor:
+    """Angles ``(..., T)`` in degrees: 0 at the first keyframe, then a random walk whose
+    change from keyframe ``t0`` to the next ``t1`` is uniform in ``±step · (t1 - t0)``
+    (``step`` in degrees per frame), interpolated as ``easing`` says."""
+    gaps = (times[..., 1:] - times[..., :-1]).double()
+    change = (2 * uniform(Stream.ROTATION, (*times.shape[:-1], times.shape[-1]))[..., 1:] - 1) * step * gaps
+    values = torch.cat([torch.zeros_like(times[..., :1], dtype=torch.float64), change.cumsum(-1)], -1)
+    return interpolate(times, values[..., None], frames, easing)[..., 0]
 
 
 def static_path(uniform: Uniform, batch: tuple[int, ...], frames: int, size: torch.Tensor) -> torch.Tensor:
@@ -61,12 +83,14 @@ def static_path(uniform: Uniform, batch: tuple[int, ...], frames: int, size: tor
     return start.expand(*batch, frames, 2)
 
 
-def linear_path(uniform: Uniform, times: torch.Tensor, step: tuple[float, float], frames: int, size: torch.Tensor):
+def linear_path(uniform: Uniform, times: torch.Tensor, step: tuple[float, float], frames: int, size: torch.Tensor,
+                easing: torch.Tensor | None = None):
     """``(..., T, 2)`` through keyframe positions whose neighbours lie less than ``Δ`` apart.
 
     ``Δ`` is drawn per path from ``step`` (fractions of the frame, §4.1); each next
     keyframe is uniform in the disc of radius ``Δ`` around the previous one, clipped to
-    the frame (Eq. 5).
+    the frame (Eq. 5); positions in between are interpolated as ``easing`` says (see
+    :func:`interpolate`).
     """
     batch, count = times.shape[:-1], times.shape[-1]
     limit = size - 1
@@ -77,16 +101,18 @@ def linear_path(uniform: Uniform, times: torch.Tensor, step: tuple[float, float]
     points = [uniform(Stream.LINEAR_START, (*batch, 2)) * limit]
     for k in range(count - 1):  # K is tiny (3 by default); each point depends on the last
         points.append(torch.minimum(torch.clamp(points[-1] + offsets[..., k, :], min=0), limit))
-    return interpolate(times, torch.stack(points, -2), frames)
+    return interpolate(times, torch.stack(points, -2), frames, easing)
 
 
-def nonlinear_path(uniform: Uniform, batch, points: int, sigma: float, extent, frames: int, size: torch.Tensor):
+def nonlinear_path(uniform: Uniform, batch, points: int, sigma: float, extent, frames: int, size: torch.Tensor,
+                   square: bool = False):
     """``(..., T, 2)``: ``N`` uniform points, Gaussian-smoothed, resampled to ``T`` (Eq. 6).
 
     Smoothing and resampling are linear, so they are one ``(N, T)`` matrix
     (:func:`nonlinear_matrix`). Smoothing ``N=48`` uniform points with ``σ=8`` leaves a path
     a few pixels long around the frame centre, so the resampled path is stretched to span a
-    fraction ``extent`` of the frame on each axis and placed uniformly inside it.
+    fraction ``extent`` of the frame on each axis and placed uniformly inside it: the
+    fraction is drawn per axis, or once for both if ``square``.
     """
     raw = uniform(Stream.NONLINEAR_POINTS, (*batch, 2, points))
     path = raw @ nonlinear_matrix(points, sigma, frames, raw.device)  # (..., 2, T)
@@ -94,7 +120,10 @@ def nonlinear_path(uniform: Uniform, batch, points: int, sigma: float, extent, f
     span = path.amax(-1, keepdim=True) - low
     unit = torch.where(span > 0, (path - low) / span.clamp(min=1e-300), torch.full_like(path, 0.5))
     limit = (size - 1)[..., None]  # (2, 1)
-    length = (extent[0] + (extent[1] - extent[0]) * uniform(Stream.NONLINEAR_LENGTH, (*batch, 2, 1))) * limit
+    fraction = uniform(Stream.NONLINEAR_LENGTH, (*batch, 2, 1))
+    if square:
+        fraction = fraction[..., :1, :].expand(*batch, 2, 1)
+    length = (extent[0] + (extent[1] - extent[0]) * fraction) * limit
     start = uniform(Stream.NONLINEAR_START, (*batch, 2, 1)) * (limit - length)
     return (start + unit * length).transpose(-1, -2)
 
