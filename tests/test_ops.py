@@ -32,13 +32,17 @@ def test_opcheck(backend, dtype):
 
 
 def test_sampler_opcheck():
-    from tubelets import native
+    from tubelets import TubeletConfig, native
     if native._C is None:
         pytest.skip(native.CPU_UNAVAILABLE)
     seed = torch.tensor(12345, dtype=torch.int64)
-    ranges = [0.1, 0.5, 0.3, 0.7, 0.3, 1.0, 0.5, 1.5, -90.0, 90.0, -1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
-    for motion in (0, 1, 2):
-        args = (seed, [2, 3, 5, 20, 24], motion, [True, True, False], 3, 48, 8.0, [0, 1, 2], ranges, 1.0)
+    configs = [TubeletConfig(motion=motion, transforms=("rotation", "scale"), patch_size=(0.1, 0.5))
+               for motion in ("static", "linear", "nonlinear")]
+    configs += [TubeletConfig.official_code(), TubeletConfig(num_tubelets=(1, 3), same_on_batch=True,
+                                                             interpolation="random", motion="linear")]
+    for config in configs:
+        count = config.tubelet_counts[1]
+        args = (seed, [2, count, 5, 20, 24], *native._config_arguments(config))
         torch.library.opcheck(torch.ops.tubelets.sample.default, args)
 
 
