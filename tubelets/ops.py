@@ -192,14 +192,16 @@ def _int32(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.contiguous()
 
 
-def _own_frames(source: torch.Tensor, src_frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def frame_copies(source: torch.Tensor, src_frame: torch.Tensor,
+                 clips: tuple[int, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Copies of the frames ``src_frame`` ``(B, M)`` cuts from, ``(B, C, M, Hs, Ws)``
     (tubelet ``m``'s at ``m``), and the frame indices into them: what a backend that reads
-    the source as it paints needs when the source is one of its outputs."""
+    the source as it paints needs when the source is one of its outputs. ``clips``: clip
+    ``b``'s frames come from clip ``clips[b]`` of ``source`` (itself by default)."""
     batch, count, frames = source.shape[0], src_frame.shape[1], source.shape[2]
-    clips = constant(tuple(range(batch)), torch.int64, source.device)[:, None]
+    origin = constant(clips if clips is not None else tuple(range(batch)), torch.int64, source.device)[:, None]
     # Clamped as the kernels clamp it; (B, M, C, H, W), viewed as (B, C, M, H, W).
-    copies = source[clips, :, src_frame.long().clamp(0, frames - 1)].transpose(1, 2)
+    copies = source[origin, :, src_frame.long().clamp(0, frames - 1)].transpose(1, 2)
     return copies, constant((tuple(range(count)),) * batch, torch.int32, source.device).view(batch, count)
 
 
@@ -308,7 +310,7 @@ def _paint_op(
     if validate and not capturing and inv_affine.shape[1] > 0:
         _check_parameter_values(source, inv_affine, opacity, src_box, src_frame, shape, softness)
     if backend not in READS_CROPS_FIRST and any(_is_source(out, source) for out in outs):
-        source, src_frame = _own_frames(source, src_frame)
+        source, src_frame = frame_copies(source, src_frame)
     extras = {} if masks is None and not source_alpha else {"masks": masks, "source_alpha": source_alpha}
     _implementation(backend)(outs, ins or outs, source, inv_affine, opacity, src_box, src_frame, shape, softness,
                              **extras)

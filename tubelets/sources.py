@@ -22,8 +22,8 @@ from typing import NamedTuple
 
 import torch
 
+from .ops import frame_copies
 from .params import Tubelets
-from .sampling import constant
 from .sprites import sprite_source
 
 SOURCES = ("pair", "self", "batch", "sprites")
@@ -65,8 +65,6 @@ def _rolled_frames(video: torch.Tensor, tubelets: Tubelets) -> tuple[torch.Tenso
     """Copies of the frames clip ``b`` cuts from in clip ``(b - 1) mod B``: ``(B, C, M, H, W)``
     (tubelet ``m``'s at ``m``), and ``tubelets`` reading them. A copy of ``M`` frames per
     clip, read before any output is written, so painting in place is safe."""
-    batch, frames, count = video.shape[0], video.shape[2], tubelets.num_tubelets
-    previous = constant(tuple((b - 1) % batch for b in range(batch)), torch.int64, video.device)[:, None]
-    source = video[previous, :, tubelets.src_frame.long().clamp(0, frames - 1)].transpose(1, 2)
-    own = constant((tuple(range(count)),) * batch, torch.int32, video.device).view(batch, count)
+    batch = video.shape[0]
+    source, own = frame_copies(video, tubelets.src_frame, tuple((b - 1) % batch for b in range(batch)))
     return source, dataclasses.replace(tubelets, src_frame=own)

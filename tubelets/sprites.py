@@ -20,6 +20,7 @@ import torch
 
 from . import philox
 from .params import Tubelets, compile_inv_affine
+from .reference import quantise
 from .sampling import draw_seed
 
 SPRITE_DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32)
@@ -73,7 +74,7 @@ def sprite_source(sprites: torch.Tensor, batch: int, dtype: torch.dtype, device:
     bank = check_bank(sprites).to(device)
     if bank.dtype != dtype:
         if dtype == torch.uint8:
-            bank = (bank.float() * 255 + 0.5).floor().clamp(0, 255).to(torch.uint8)
+            bank = quantise(bank.float() * 255, torch.uint8)
         elif bank.dtype == torch.uint8:
             bank = (bank.float() / 255).to(dtype)
         else:
