@@ -190,14 +190,15 @@ class TubeletOverlay(nn.Module):
         if 0 in (frames, height, width):
             raise ValueError(f"v1 must have at least one frame of at least 1×1 pixels, "
                              f"got {frames} frames of {height}×{width}")
-        if self.sprites is not None and source.shape[1] != 3:
+        sprites = self.sprites  # a buffer: each read goes through nn.Module.__getattr__
+        if sprites is not None and source.shape[1] != 3:
             raise ValueError(f"source='sprites' pastes RGB sprites: v1 must have 3 channels, got {source.shape[1]}")
         validate = tubelets is not None  # sampled tubelets are valid by construction
         if tubelets is None:
             tubelets = sample_tubelets(self.config, batch, frames, height, width,
                                        device=v1.device, generator=generator)
-            if self.sprites is not None:
-                tubelets = assign_sprites(tubelets, self.sprites, generator=generator)
+            if sprites is not None:
+                tubelets = assign_sprites(tubelets, sprites, generator=generator)
         masks = None
         if return_masks:
             masks = torch.empty(batch, frames, height, width, dtype=torch.int8, device=v1.device)
@@ -211,7 +212,7 @@ class TubeletOverlay(nn.Module):
                 ops.advise_huge_pages(output)
             targets, inputs = [self._logical(video) for video in outputs], [self._logical(clip) for clip in clips]
         logical_clips = [source] if len(clips) == 1 else [source, self._logical(clips[1])]
-        for i, cut in enumerate(sources.cuts(self.source, logical_clips, tubelets, self.sprites,
+        for i, cut in enumerate(sources.cuts(self.source, logical_clips, tubelets, sprites,
                                                 validate=validate)):
             ops.paint_([targets[p] for p in cut.clips], [inputs[p] for p in cut.clips] if inputs else [],
                        cut.source, cut.tubelets, backend=self.backend, validate=validate,
