@@ -1,12 +1,15 @@
-"""Make ``docs/sampling.png``: what the presets and the per-sample controls sample.
+"""Make ``docs/presets.png`` and ``docs/controls.png``: what the presets and the
+per-sample controls sample.
 
-Top row, one panel per preset (:meth:`TubeletConfig.paper`, ``.paper_linear()``,
+``presets.png``, one column per preset (:meth:`TubeletConfig.paper`, ``.paper_linear()``,
 ``.official_code()``): the centre paths of the tubelets of 12 clips of 16 frames in a
-112 × 112 frame (a dot at the first frame). Bottom row: the rotation of the same tubelets
-over the frames (degrees) per preset, and one linear path eased by each ``interpolation``
-(its x position over the frames, with the same seed). Run from the repository root::
+112 × 112 frame (a dot at the first frame), and their rotation over the frames (degrees).
+``controls.png``: one linear path eased by each ``interpolation`` (the path, and its x over
+the frames, with the same seed); the counts ``num_tubelets=(1, 4)`` draws for 64 clips; and
+the paths of 4 clips with ``same_on_batch=True`` (one path, drawn four times). Run from the
+repository root::
 
-    python docs/make_sampling_png.py            # writes docs/sampling.png
+    python docs/make_sampling_png.py            # writes docs/presets.png and docs/controls.png
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ PRESETS = {"paper()": TubeletConfig.paper(), "paper_linear()": TubeletConfig.pap
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("sampling.png"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     import matplotlib
@@ -34,38 +37,63 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, 4, figsize=(16, 7.5))
+    for name, draw, size in (("presets", _presets, (12, 7.5)), ("controls", _controls, (16, 4))):
+        figure = plt.figure(figsize=size)
+        draw(figure, args.seed)
+        figure.tight_layout()
+        figure.savefig(args.out / f"{name}.png", dpi=72)
+        print(f"wrote {args.out / f'{name}.png'}")
+
+
+def _presets(figure, seed: int) -> None:
+    axes = figure.subplots(2, 3)
     frames = torch.arange(FRAMES)
     for column, (name, config) in enumerate(PRESETS.items()):
-        tubes = sample_tubelets(config, CLIPS, FRAMES, SIZE, SIZE, seed=torch.tensor(args.seed))
+        tubes = sample_tubelets(config, CLIPS, FRAMES, SIZE, SIZE, seed=torch.tensor(seed))
         paths, angles = axes[0, column], axes[1, column]
+        painted = tubes.painted()
         for b in range(CLIPS):
             for m in range(tubes.num_tubelets):
-                if not bool(tubes.painted()[b, m]):
+                if not bool(painted[b, m]):
                     continue
                 x, y = tubes.centers[b, m].unbind(-1)
                 line, = paths.plot(x, y, linewidth=1)
                 paths.plot(x[:1], y[:1], "o", color=line.get_color(), markersize=3)
                 angles.plot(frames, tubes.angles[b, m], linewidth=1, color=line.get_color())
-        paths.set(xlim=(0, SIZE - 1), ylim=(SIZE - 1, 0), aspect="equal", title=f"TubeletConfig.{name}: paths (px)")
+        _frame(paths, f"TubeletConfig.{name}: paths (px)")
         angles.set(xlabel="frame", ylabel="rotation (degrees)", title=f"{name}: rotation")
-    eased, timing = axes[0, 3], axes[1, 3]
+
+
+def _controls(figure, seed: int) -> None:
+    eased, timing, counts, same = figure.subplots(1, 4)
     base = TubeletConfig(num_tubelets=1, motion="linear", transforms=("scale",), keyframes=3)
     for mode in ("linear", "accelerate", "decelerate"):
         tubes = sample_tubelets(dataclasses.replace(base, interpolation=mode), 1, FRAMES, SIZE, SIZE,
-                                seed=torch.tensor(args.seed + 3))
+                                seed=torch.tensor(seed + 3))
         x, y = tubes.centers[0, 0].unbind(-1)
         eased.plot(x, y, "o-", markersize=3, linewidth=1, label=mode)
-        timing.plot(frames, x, "o-", markersize=3, linewidth=1, label=mode)
+        timing.plot(torch.arange(FRAMES), x, "o-", markersize=3, linewidth=1, label=mode)
         keyframes = tubes.motion_keyframes[0, 0]
     for frame in keyframes.tolist():
         timing.axvline(frame, color="grey", linewidth=0.5)
-    eased.set(xlim=(0, SIZE - 1), ylim=(SIZE - 1, 0), aspect="equal", title="interpolation: one linear path (px)")
-    timing.set(xlabel="frame (grey: keyframes)", ylabel="x (px)", title="interpolation: x over the frames")
+    _frame(eased, "interpolation: one linear path (px)")
     eased.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(args.out, dpi=72)
-    print(f"wrote {args.out}")
+    timing.set(xlabel="frame (grey: keyframes)", ylabel="x (px)", title="interpolation: x over the frames")
+    drawn = sample_tubelets(TubeletConfig(num_tubelets=(1, 4)), 64, FRAMES, SIZE, SIZE, seed=torch.tensor(seed))
+    per_clip = drawn.painted().sum(1)
+    counts.bar(range(1, 5), [int((per_clip == n).sum()) for n in range(1, 5)])
+    counts.set(xlabel="tubelets painted", ylabel="clips of 64", title="num_tubelets=(1, 4): counts")
+    alike = sample_tubelets(TubeletConfig(same_on_batch=True), 4, FRAMES, SIZE, SIZE, seed=torch.tensor(seed))
+    for b, style in enumerate(("-", "--", ":", "-.")):
+        for m in range(alike.num_tubelets):
+            x, y = alike.centers[b, m].unbind(-1)
+            same.plot(x, y, style, linewidth=2 - 0.4 * b, color=f"C{m}")
+    _frame(same, "same_on_batch=True: 4 clips' paths")
+
+
+def _frame(axes, title: str) -> None:
+    """``axes`` as a frame: pixels, y down, square."""
+    axes.set(xlim=(0, SIZE - 1), ylim=(SIZE - 1, 0), aspect="equal", title=title)
 
 
 if __name__ == "__main__":
