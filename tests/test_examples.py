@@ -12,7 +12,7 @@ import pytest
 import torch
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SCRIPTS = ("dataloader", "gpu_batch", "moco", "visualize", "replicate_ablation")
+SCRIPTS = ("dataloader", "gpu_batch", "moco", "visualize", "replicate_ablation", "trajectory_labels")
 TINY = ["--frames", "8", "--size", "32"]
 
 
@@ -72,6 +72,19 @@ def test_visualize_writes_the_gif_and_the_plots(tmp_path):
         assert gif.n_frames == 8 and gif.size == (4 * 32 * 2, 32 * 2)  # 4 clips side by side, zoom 2
     with Image.open(tmp_path / "trajectories.png") as plot:
         assert min(plot.size) > 300
+
+
+def test_trajectory_labels_puts_every_mask_pixel_in_its_box(tmp_path):
+    from PIL import Image
+
+    for name, colour in (("a.png", (255, 0, 0, 255)), ("b.png", (0, 0, 255, 128))):
+        Image.new("RGBA", (12, 8), colour).save(tmp_path / name)
+    for extra in ([], ["--sprites", str(tmp_path)]):
+        out = run("trajectory_labels", "--tubelets", "2", *extra, *TINY)
+        assert "every mask pixel in its box" in out, out
+        lines = [line for line in out.splitlines() if line.startswith("tubelet ")]
+        assert len(lines) == 2 and all("visible in" in line for line in lines), out
+        assert re.search(r"ids \[-1, 0, 1\]", out), out
 
 
 def test_replicate_ablation_writes_a_row_per_condition(tmp_path):
