@@ -54,7 +54,8 @@ try:
 except ImportError:  # setuptools < 69 (the floor is 66.1: pyproject.toml)
     from setuptools.dep_util import newer_group
 
-HEADERS = ["csrc/composite.h", "csrc/sampler.h", "csrc/cpu_backend.h", "csrc/paint_span.h", "csrc/python_args.h"]
+HEADERS = ["csrc/composite.h", "csrc/sampler.h", "csrc/cpu_backend.h", "csrc/paint_span.h", "csrc/paint_simd.h",
+           "csrc/python_args.h"]
 STANDARD = "-std=c++17"
 HOST_FLAGS = ["-O3", "-fno-fast-math", "-ffp-contract=off", "-fvisibility=hidden"]
 # The CPU backend's loops vectorise only if the compiler may evaluate both sides of a
@@ -152,7 +153,8 @@ def cpu_extension() -> Extension:
     sanitize = SANITIZE_FLAGS if os.environ.get("TUBELETS_SANITIZE") == "1" else []
     return Extension(
         "tubelets._C",
-        sources=["csrc/composite_cpu.cpp", "csrc/paint_avx512.cpp", "csrc/sample_cpu.cpp", "csrc/cpu_module.cpp"],
+        sources=["csrc/composite_cpu.cpp", "csrc/paint_avx512.cpp", "csrc/paint_avx2.cpp", "csrc/sample_cpu.cpp",
+                 "csrc/cpu_module.cpp"],
         depends=HEADERS,
         include_dirs=[pybind11.get_include()],
         extra_compile_args=[STANDARD, *HOST_FLAGS, *CPU_FLAGS, "-fopenmp", *sanitize],

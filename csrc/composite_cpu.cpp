@@ -12,9 +12,9 @@
 // operations that of the reference (tubelets in index order, quantised after
 // each), and touches only the boxes, not the union box around them.
 //
-// Where the CPU has AVX-512, spans of uint8 and float32 rows on the fast path (see
-// fast_path) go to paint_rows_avx512 (paint_avx512.cpp), 16 pixels a step in
-// registers: ~3x the portable passes. Elsewhere each run goes in passes over arrays,
+// Where the CPU has AVX-512 or AVX2, spans of uint8 and float32 rows on the fast path
+// (see fast_path) go to paint_simd.h's kernel (paint_avx512.cpp: 16 pixels a step in
+// registers, ~3x the portable passes; paint_avx2.cpp: 8). Elsewhere each run goes in passes over arrays,
 // one per step of composite.h's per-pixel math, so that the compiler vectorises every
 // pass but the gathers from the crop. Both compute exactly the float32 expressions
 // of paint_pixel, so the results are those of the reference bit for bit.
@@ -108,7 +108,7 @@ class PatchSpans {
 
 // Pixels of a row painted together: bounds the scratch arrays of paint_run.
 constexpr int64_t kRun = 64;
-// Rows handed to paint_rows_avx512 together.
+// Rows handed to the SIMD kernels together.
 constexpr int64_t kRowBlock = 64;
 // Channels sampled together, sharing the source positions.
 constexpr int64_t kChannelGroup = 4;
@@ -210,9 +210,16 @@ Crop<scalar_t> read_crop(const Patch& patch, const scalar_t* frame, const int64_
   }
 }
 
-// Whether spans are painted by paint_rows_avx512: where the CPU has AVX-512, unless
-// set_simd("portable") chose the portable passes.
-std::atomic<bool> use_avx512{cpu_has_avx512()};
+// The kernels that paint spans, narrowest first: SIMD_NAMES[kernel].
+enum Simd : int { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
+constexpr const char* SIMD_NAMES[] = {"portable", "avx2", "avx512"};
+
+bool cpu_has(Simd kernel) {
+  return kernel == kPortable || (kernel == kAvx2 && cpu_has_avx2()) || (kernel == kAvx512 && cpu_has_avx512());
+}
+
+// The kernel that paints spans: the widest this CPU has, unless set_simd chose another.
+std::atomic<int> simd_kernel{cpu_has(kAvx512) ? kAvx512 : cpu_has(kAvx2) ? kAvx2 : kPortable};
 
 // Paints the `count` (<= kRun) pixels from column x of one row with one tubelet.
 // `patch` and `row` come by value: a copy the compiler knows nothing else writes
@@ -346,19 +353,23 @@ void paint_frame(const PaintArgs& args, const Layout& layout, const bool* in_pla
   }
   int8_t* masks = args.masks != nullptr ? args.masks + mask_index(args, b, t, 0, 0) : nullptr;
   if (masks != nullptr) std::memset(masks, -1, size_t(height * width));
+  // The SIMD kernels paint uint8 and float32 rows on the fast path; AVX2 rows of 8 or more.
+  int simd = kVector ? simd_kernel.load(std::memory_order_relaxed) : kPortable;
+  if (simd == kAvx2 && width < 8) simd = kPortable;
   for (int64_t m = 0; m < args.num_tubelets; ++m) {
     const Box box = frame_box(args, b, m, t);
     if (is_empty(box)) continue;
     const Patch patch = load_patch(args, b, m, t);
     const Crop<scalar_t>& crop = crops[m];
     const PatchSpans spans(patch, box);
-    if (kVector && use_avx512.load(std::memory_order_relaxed)) {
+    if (simd != kPortable) {
       // Rows in blocks, so that the kernel sets up its registers once per block.
       Box block[kRowBlock];
       for (int64_t y0 = box.y0; y0 <= box.y1; y0 += kRowBlock) {
         const int64_t count = box.y1 - y0 + 1 < kRowBlock ? box.y1 - y0 + 1 : kRowBlock;
         for (int64_t i = 0; i < count; ++i) block[i] = spans.row(y0 + i);
-        paint_rows_avx512(Rows<scalar_t>{layout, patch, y0, count, block, crop, frame, masks, int8_t(m)});
+        const Rows<scalar_t> rows{layout, patch, y0, count, block, crop, frame, masks, int8_t(m)};
+        simd == kAvx512 ? paint_rows_avx512(rows) : paint_rows_avx2(rows);
       }
       continue;
     }
@@ -462,14 +473,24 @@ void paint_cpu(const PaintArgs& args, Dtype dtype, int num_threads) {
   });
 }
 
-const char* simd() { return use_avx512.load() ? "avx512" : "portable"; }
+const char* simd() { return SIMD_NAMES[simd_kernel.load()]; }
+
+std::vector<std::string> simds() {
+  std::vector<std::string> names;
+  for (int kernel = kPortable; kernel <= kAvx512; ++kernel) {
+    if (cpu_has(Simd(kernel))) names.push_back(SIMD_NAMES[kernel]);
+  }
+  return names;
+}
 
 void set_simd(const std::string& name) {
-  if (name == "avx512" && !cpu_has_avx512()) throw std::invalid_argument("tubelets: this CPU has no AVX-512");
-  if (name != "avx512" && name != "portable") {
-    throw std::invalid_argument("tubelets: simd must be 'avx512' or 'portable', got '" + name + "'");
+  for (int kernel = kPortable; kernel <= kAvx512; ++kernel) {
+    if (name != SIMD_NAMES[kernel]) continue;
+    if (!cpu_has(Simd(kernel))) throw std::invalid_argument("tubelets: this CPU has no " + name);
+    simd_kernel.store(kernel);
+    return;
   }
-  use_avx512.store(name == "avx512");
+  throw std::invalid_argument("tubelets: simd must be 'portable', 'avx2' or 'avx512', got '" + name + "'");
 }
 
 void advise_huge_pages(uintptr_t data, int64_t bytes) {

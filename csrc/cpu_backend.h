@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include <string>
+#include <vector>
 
 #include "composite.h"
 #include "sampler.h"
@@ -13,9 +14,11 @@ namespace tubelets {
 // composite_cpu.cpp: out[p] = in[p] with the tubelets painted on, on `num_threads`.
 void paint_cpu(const PaintArgs& args, Dtype dtype, int num_threads);
 
-// composite_cpu.cpp: which kernel paints the spans of rows, "avx512" (where the CPU
-// has it: the default) or "portable"; set_simd chooses (tests compare the two).
+// composite_cpu.cpp: which kernel paints the spans of rows, "avx512", "avx2" or
+// "portable" (the default: the widest this CPU has); simds lists this CPU's, narrowest
+// first, and set_simd chooses one (tests compare them).
 const char* simd();
+std::vector<std::string> simds();
 void set_simd(const std::string& name);
 
 // composite_cpu.cpp: asks the kernel for huge pages for the whole 2 MiB pages of a

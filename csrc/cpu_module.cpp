@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "cpu_backend.h"
-#include "paint_span.h"
 #include "python_args.h"
 
 namespace py = pybind11;
@@ -133,17 +132,10 @@ PYBIND11_MODULE(_C, module) {
       py::arg("options"), py::arg("extras"), py::arg("nonlinear_matrix"), py::arg("outputs"), py::arg("num_threads"),
       py::call_guard<py::gil_scoped_release>(),
       "Samples tubelets into preallocated outputs; see tubelets.native.sample_cpu.");
-  module.def("simd", &simd, "The kernel that paints spans of rows: 'avx512' or 'portable'.");
-  module.def(
-      "simds",
-      []() {
-        std::vector<std::string> names{"portable"};
-        if (cpu_has_avx512()) names.push_back("avx512");
-        return names;
-      },
-      "The kernels that can paint spans of rows on this CPU.");
+  module.def("simd", &simd, "The kernel that paints spans of rows: 'avx512', 'avx2' or 'portable'.");
+  module.def("simds", &simds, "The kernels that can paint spans of rows on this CPU, narrowest first.");
   module.def("set_simd", &set_simd, py::arg("name"),
-             "Chooses the kernel that paints spans of rows: 'avx512' (if the CPU has it) or 'portable'.");
+             "Chooses the kernel that paints spans of rows, one of simds().");
   module.def(
       "advise_huge_pages", &advise_huge_pages, py::arg("data"), py::arg("bytes"),
       "Asks for transparent huge pages for a buffer not yet written (MADV_HUGEPAGE).");

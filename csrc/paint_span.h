@@ -1,6 +1,6 @@
 // One tubelet painted over spans of rows, the CPU backend's inner loop: the portable
-// passes of composite_cpu.cpp, or the AVX-512 kernel of paint_avx512.cpp, chosen at run
-// time. Both compute composite.h's paint_pixel for every pixel of a span, bit for bit,
+// passes of composite_cpu.cpp, or paint_simd.h's kernel in AVX-512 (paint_avx512.cpp) or
+// AVX2 (paint_avx2.cpp), chosen at run time. Both compute composite.h's paint_pixel for every pixel of a span, bit for bit,
 // reading the source through the tubelet's Crop.
 #pragma once
 
@@ -81,12 +81,16 @@ struct Rows {
   int8_t id;
 };
 
-// Whether this CPU runs paint_rows_avx512 (AVX-512 F, BW, VL and DQ).
+// Whether this CPU runs paint_rows_avx512 (AVX-512 F, BW, VL and DQ), paint_rows_avx2.
 bool cpu_has_avx512();
+bool cpu_has_avx2();
 
-// paint_avx512.cpp: the rows in 16-pixel steps, for uint8 and float32 outputs whose
-// rows are contiguous, with quad indices that fit int32 (composite_cpu.cpp's fast path).
+// The rows in 16-pixel (AVX-512) or 8-pixel (AVX2) steps, for uint8 and float32 outputs
+// whose rows are contiguous, with quad indices that fit int32 (composite_cpu.cpp's fast
+// path); AVX2 also needs rows of at least 8 pixels.
 template <typename scalar_t>
 void paint_rows_avx512(const Rows<scalar_t>& rows);
+template <typename scalar_t>
+void paint_rows_avx2(const Rows<scalar_t>& rows);
 
 }  // namespace tubelets

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import math
 import mmap
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,7 +26,8 @@ pytestmark = pytest.mark.skipif(native._C is None, reason=f"{native.CPU_UNAVAILA
 @pytest.fixture(scope="module", autouse=True, params=native._C.simds() if native._C else ["none"])
 def simd(request):
     """Every test of this file with each kernel this CPU can paint spans with: the portable
-    passes and, where the CPU has AVX-512, the AVX-512 kernel (the default there)."""
+    passes and, where the CPU has them, the AVX2 and AVX-512 kernels (the widest is the
+    default)."""
     if native._C is None:
         yield request.param
         return
@@ -405,7 +407,11 @@ def test_rounding_to_uint8_is_half_up_and_clamped():
 
 
 def test_the_default_kernel_is_the_widest_this_cpu_has():
-    expected = "avx512" if "avx512" in native._C.simds() else "portable"
+    flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+    has = set(flags.split()[2:])
+    expected = ("avx512" if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= has else
+                "avx2" if "avx2" in has else "portable")
+    assert native._C.simds() == ["portable", "avx2", "avx512"][:["portable", "avx2", "avx512"].index(expected) + 1]
     default = native._C.simd()
     native._C.set_simd("portable")
     try:
@@ -416,6 +422,9 @@ def test_the_default_kernel_is_the_widest_this_cpu_has():
     assert child.stdout.strip() == expected
     with pytest.raises(ValueError, match="simd must be"):
         native._C.set_simd("sse9")
+    for missing in {"avx2", "avx512"} - set(native._C.simds()):
+        with pytest.raises(ValueError, match=f"this CPU has no {missing}"):
+            native._C.set_simd(missing)
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32], ids=str)
