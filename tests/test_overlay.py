@@ -184,3 +184,74 @@ def test_inplace_refuses_before_writing_anything():
     assert torch.equal(v1, before[0]) and torch.equal(v2, before[1])
     with pytest.raises(TypeError, match="inplace must be a bool"):
         TubeletOverlay(inplace=1)
+
+
+@pytest.mark.parametrize("backend", cpu_backends())
+@pytest.mark.parametrize("source", ["pair", "self", "batch"])
+@pytest.mark.parametrize("data_format", ["BCTHW", "BTCHW"])
+def test_out_receives_what_new_outputs_would_hold(backend, source, data_format):
+    """out=(o1, o2) writes the default's pixels into the caller's tensors (any strides) and
+    returns them; the clips are untouched, and a second call into the same tensors (now
+    holding the first call's pixels) gives the second call's pixels."""
+    shape = (3, 3, 5, 27, 31) if data_format == "BCTHW" else (3, 5, 3, 27, 31)
+    v1, v2 = random_clips(dtype=torch.uint8)
+    v1, v2 = (v.reshape(shape) for v in (v1[:, :, :5, :27, :31].contiguous(), v2[:, :, :5, :27, :31].contiguous()))
+    before = v1.clone(), v2.clone()
+    overlay = TubeletOverlay(num_tubelets=3, data_format=data_format, backend=backend, source=source)
+    outs = (torch.full(shape, 7, dtype=torch.uint8), torch.empty(shape, dtype=torch.uint8).transpose(-1, -2).contiguous().transpose(-1, -2))
+    for seed in (1, 2):
+        expected = overlay(v1, v2, generator=torch.Generator().manual_seed(seed))
+        got = overlay(v1, v2, generator=torch.Generator().manual_seed(seed), out=outs)
+        assert got[0] is outs[0] and got[1] is outs[1]
+        assert torch.equal(outs[0], expected[0]) and torch.equal(outs[1], expected[1])
+    assert torch.equal(v1, before[0]) and torch.equal(v2, before[1])
+
+
+def test_out_for_one_clip_and_the_clips_themselves():
+    """overlay(x, out=o) for a single clip; out=(v1, v2) paints the clips in place, and
+    out=(v1, o2) paints v1 in place and v2 into o2, each as the default would."""
+    v1, v2 = random_clips(dtype=torch.float32)
+    overlay = TubeletOverlay(num_tubelets=2)
+    clip = v1[1]
+    single = torch.empty_like(clip)
+    expected = overlay(clip, generator=torch.Generator().manual_seed(4))
+    assert overlay(clip, generator=torch.Generator().manual_seed(4), out=single) is single
+    assert torch.equal(single, expected)
+    expected = overlay(v1, v2, generator=torch.Generator().manual_seed(5))
+    a, b = v1.clone(), v2.clone()
+    assert overlay(a, b, generator=torch.Generator().manual_seed(5), out=(a, b)) == (a, b)
+    assert torch.equal(a, expected[0]) and torch.equal(b, expected[1])
+    a, o2 = v1.clone(), torch.empty_like(v2)
+    overlay(a, v2, generator=torch.Generator().manual_seed(5), out=[a, o2])
+    assert torch.equal(a, expected[0]) and torch.equal(o2, expected[1])
+
+
+def test_out_refusals_name_the_argument_and_write_nothing():
+    """Each bad out is refused before any pixel is written, with source='self' too (two
+    paint calls: the second output's fault must not be found after the first is painted)."""
+    v1, v2 = random_clips()
+    o1, o2 = torch.zeros_like(v1), torch.zeros_like(v2)
+    cases = [
+        (TypeError, "out must be a pair of tensors", (o1,)),
+        (TypeError, "out must be a pair of tensors", o1),
+        (TypeError, r"out\[1\] must be a torch.Tensor", (o1, 3)),
+        (ValueError, r"out\[1\] must be \(3, 3, 8, 40, 52\) torch.uint8 on cpu like v2", (o1, o2.float())),
+        (ValueError, r"out\[0\] must be \(3, 3, 8, 40, 52\)", (o1[:2], o2)),
+        (ValueError, r"out\[1\] must not overlap another output or another copy's input", (o1, v1)),
+        (ValueError, r"out\[0\] must not overlap another output", (o1, o1)),
+        (ValueError, r"out\[1\] has elements that share memory", (o1, o2[:1].expand(3, -1, -1, -1, -1))),
+    ]
+    for source in ("pair", "self"):
+        overlay = TubeletOverlay(source=source)
+        for error, message, out in cases:
+            with pytest.raises(error, match=message):
+                overlay(v1, v2, out=out)
+            assert not o1.any() and not o2.any()
+    with pytest.raises(TypeError, match="out must be a tensor, one per clip"):
+        TubeletOverlay()(v1, out=(o1, o2))
+    with pytest.raises(ValueError, match="out: this overlay paints v1 and v2 themselves"):
+        TubeletOverlay(inplace=True)(v1, v2, out=(o1, o2))
+    needs_grad = torch.zeros(v1.shape, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"out\[0\] requires grad"):
+        TubeletOverlay()(v1.float(), v2.float(), out=(needs_grad, torch.zeros(v1.shape)))
+    assert not o1.any() and not o2.any()

@@ -496,6 +496,13 @@ def _check_memory(outs: list, ins: list, source: torch.Tensor, parameters: dict)
                              "nor partly its own video")
 
 
+def check_apart(outs: list[torch.Tensor], ins: list[torch.Tensor], tubelets: Tubelets) -> None:
+    """The memory rules of :func:`paint_` for all the clips of one overlay call at once,
+    ``ins[0]`` being the source: a call painted in several parts (``source="self"``) would
+    otherwise find a bad second output only after writing the first."""
+    _check_memory(outs, ins, ins[0], {name: getattr(tubelets, name) for name in COMPILED_FIELDS})
+
+
 def _check_masks_memory(masks: torch.Tensor, others: list) -> None:
     """The masks (contiguous, so apart from themselves) share no memory with ``others``."""
     masks_span = span(masks)

@@ -5,6 +5,7 @@
 >>> q, k, tubes = overlay(v1, v2, return_tubelets=True)
 >>> q2, k2 = overlay(v1, v2, tubelets=tubes)         # replay the same tubelets
 >>> x2 = overlay(x)                                  # one clip; patches cut from x itself
+>>> overlay(v1, v2, out=(q, k))                      # into the caller's buffers, reused
 >>> q, k, masks = overlay(v1, v2, return_masks=True)  # (B, T, H, W) int8: topmost tubelet, -1 none
 >>> TubeletOverlay(source="sprites", sprites=bank)    # paste RGBA sprites (tubelets.sprites)
 
@@ -159,6 +160,7 @@ class TubeletOverlay(nn.Module):
         *,
         tubelets: Tubelets | None = None,
         generator: torch.Generator | None = None,
+        out: torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor] | None = None,
         return_tubelets: bool = False,
         return_masks: bool = False,
     ) -> torch.Tensor | tuple[Any, ...]:
@@ -172,17 +174,27 @@ class TubeletOverlay(nn.Module):
             tubelets: :class:`Tubelets` for ``B`` clips (1 for a single clip) to replay
                 instead of sampling; their values are checked first (see :mod:`tubelets.ops`).
             generator: draws the sampling seed instead of the global RNG of ``v1``'s device.
+            out: tensors to write the outputs into instead of new ones: ``o1`` for
+                ``overlay(v1)``, ``(o1, o2)`` for ``overlay(v1, v2)``, each of its clip's
+                shape, dtype and device, any strides; returned as the outputs. Reusing them
+                from call to call spares the allocation, and on the CPU the page faults of
+                first touching fresh memory (about half of a large batch's time). Each must
+                share no memory with the other or with the clips, except that ``o1`` may be
+                ``v1`` itself and ``o2`` ``v2`` itself (that clip is painted in place).
+                Refused when the overlay was built with ``inplace=True``.
             return_tubelets: also return the :class:`Tubelets` painted.
             return_masks: also return the masks the kernels write as they paint:
                 ``(B, T, H, W)`` (``(T, H, W)`` for one clip) int8, the index of the topmost
                 tubelet on each pixel, ``-1`` where none (:mod:`tubelets.masks`).
 
-        Returns ``v1'`` or ``(v1', v2')`` (tensors of the inputs' shape, dtype and device),
-        followed by the :class:`Tubelets` when ``return_tubelets``, then the masks when
+        Returns ``v1'`` or ``(v1', v2')`` (tensors of the inputs' shape, dtype and device:
+        ``out`` when given), followed by the :class:`Tubelets` when ``return_tubelets``, then the masks when
         ``return_masks``.
         """
         clips = [v1] if v2 is None else [v1, v2]
         self._check_clips(clips)
+        if out is not None:
+            out = self._check_out(out, clips)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         source = self._logical(v1)
@@ -205,6 +217,10 @@ class TubeletOverlay(nn.Module):
         if self.inplace:  # patches cut from v1 as it is painted: the op reads every crop first
             outputs = clips
             targets, inputs = [self._logical(clip) for clip in clips], []
+        elif out is not None:
+            outputs = out
+            targets, inputs = [self._logical(video) for video in out], [self._logical(clip) for clip in clips]
+            ops.check_apart(targets, inputs, tubelets)
         else:
             # Independent outputs (one allocation each), contiguous in the caller's layout.
             outputs = [torch.empty(clip.shape, dtype=clip.dtype, device=clip.device) for clip in clips]
@@ -237,6 +253,26 @@ class TubeletOverlay(nn.Module):
         this module's data format."""
         batch = video if video.dim() == 5 else video.unsqueeze(0)
         return batch if self.data_format == "BCTHW" else batch.transpose(1, 2)
+
+    def _check_out(self, out: object, clips: list[torch.Tensor]) -> list[torch.Tensor]:
+        """``out`` as a list of one tensor per clip, each checked against its clip."""
+        if self.inplace:
+            raise ValueError("out: this overlay paints v1 and v2 themselves (inplace=True); "
+                             "give out only to one built with inplace=False")
+        outs = [out] if isinstance(out, torch.Tensor) else out
+        if not isinstance(outs, (tuple, list)) or len(outs) != len(clips):
+            wanted = "a tensor" if len(clips) == 1 else "a pair of tensors (o1, o2)"
+            got = type(out).__name__ if not isinstance(out, (tuple, list)) else f"{len(out)} items"
+            raise TypeError(f"out must be {wanted}, one per clip, got {got}")
+        for p, (target, clip) in enumerate(zip(outs, clips)):
+            name = "out" if len(clips) == 1 else f"out[{p}]"
+            if not isinstance(target, torch.Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(target).__name__}")
+            if (target.shape, target.dtype, target.device) != (clip.shape, clip.dtype, clip.device):
+                raise ValueError(f"{name} must be {tuple(clip.shape)} {clip.dtype} on {clip.device} like "
+                                 f"v{p + 1}, got {tuple(target.shape)} {target.dtype} on {target.device}")
+            ops.check_no_grad(name, target)
+        return list(outs)
 
     def _check_clips(self, clips: list) -> None:
         for name, clip in zip(("v1", "v2"), clips):
