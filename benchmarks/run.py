@@ -17,6 +17,8 @@ method            sampling                                  compositing
 ``grid_sample``   ``tubelets.sample_tubelets``              ``F.affine_grid`` + ``F.grid_sample``
 ``kornia``        ``tubelets.sample_tubelets``              ``kornia.geometry.transform.warp_affine``
 ``ours:NAME``     ``tubelets.sample_tubelets``              ``TubeletOverlay(backend=NAME)``
+``…+out``         the same                                  ``TubeletOverlay(backend=NAME)`` with
+                                                            ``out=`` two tensors made once per case
 ``…+inplace``     the same                                  ``TubeletOverlay(backend=NAME, inplace=True)``
 ================  ========================================  ========================================
 
@@ -225,12 +227,16 @@ def methods(case, v1, v2, tubelets, covered, backends, with_kornia, clone) -> di
     for name in backends:
         if name == "torch" and batch > 1:
             continue  # the readable reference takes seconds to minutes per batch: timed at B=1 only
-        # +inplace paints v1 and v2 themselves (their pixels change from call to call; the work does not).
-        for inplace in (False, True) if name != "torch" else (False,):
-            overlay = TubeletOverlay(config, backend=name, inplace=inplace)
-            label = f"ours:{name}" + ("+inplace" if inplace else "")
-            timed[(label, "composite")] = Timed(lambda overlay=overlay: overlay(v1, v2, tubelets=tubelets), paste)
-            timed[(label, "total")] = Timed(lambda overlay=overlay: overlay(v1, v2), paste)
+        # +out paints into two tensors made once, as a loop reusing its buffers would; +inplace
+        # paints v1 and v2 themselves (their pixels change from call to call; the work does not).
+        reused = (torch.empty_like(v1), torch.empty_like(v2))
+        for mode in ("", "+out", "+inplace") if name != "torch" else ("",):
+            overlay = TubeletOverlay(config, backend=name, inplace=mode == "+inplace")
+            out = reused if mode == "+out" else None
+            label = f"ours:{name}{mode}"
+            timed[(label, "composite")] = Timed(
+                lambda overlay=overlay, out=out: overlay(v1, v2, tubelets=tubelets, out=out), paste)
+            timed[(label, "total")] = Timed(lambda overlay=overlay, out=out: overlay(v1, v2, out=out), paste)
     return timed
 
 
