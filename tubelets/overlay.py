@@ -22,9 +22,9 @@ Nothing is differentiated: with grad mode on, clips that require grad are refuse
 under ``torch.no_grad()``).
 
 Inputs may have any strides (sliced, permuted, ``torch.channels_last_3d``): the pixels are
-those of the contiguous input, and the outputs are contiguous, one allocation each (``q``
-and ``k`` share no memory). Each output pixel is written once: the input pixel with the
-tubelets painted over it. Torch has no negative
+those of the contiguous input, and new outputs are contiguous, one allocation each (``q``
+and ``k`` share no memory); ``out=`` tensors keep their strides. Each output pixel is
+written once: the input pixel with the tubelets painted over it. Torch has no negative
 strides, so ``torch.from_numpy`` refuses an ``np.flip``-ped array; copy it first
 (``torch.from_numpy(a.copy())``) or flip the tensor with ``torch.flip``.
 
