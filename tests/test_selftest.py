@@ -30,6 +30,10 @@ def test_quick_cpu_selftest_passes_and_writes_its_report(tmp_path):
     for backend in set(ops.BACKENDS) - set(painting) - {"torch"}:
         assert checks[f"{backend}: available"]["status"] == "skip"
     assert checks["CUDA module: driver check"]["status"] == ("skip" if native._cuda is None else "pass")
+    if native._C is not None:
+        kernels = checks["cpu: other span kernels"]
+        assert kernels["status"] == "pass", kernels
+        assert kernels["detail"].startswith(", ".join(k for k in native._C.simds() if k != native._C.simd()))
 
 
 @pytest.fixture
@@ -56,6 +60,7 @@ def test_selftest_fails_when_a_backend_is_off(tmp_path, off_by_one_cpu_backend):
     assert status == 1 and not report["passed"]
     failed = {check["name"]: check["detail"] for check in report["checks"] if check["status"] == "fail"}
     assert "cpu: dtypes × layouts" in failed and "values differ" in failed["cpu: dtypes × layouts"]
+    assert "cpu: other span kernels" in failed and "values differ" in failed["cpu: other span kernels"]
 
 
 @pytest.mark.parametrize("actual, expected, same", [

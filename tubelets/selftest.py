@@ -195,6 +195,29 @@ def parity(backend: str, device: torch.device, cases: list[Case],
     return check
 
 
+def other_span_kernels(device: torch.device, cases: list[Case]) -> Callable[[], str]:
+    """The C++ backend with each span kernel this CPU runs besides its default
+    (``tubelets._C.simds()``: the portable passes, AVX2, AVX-512), each on ``cases``."""
+    def check() -> str:
+        from . import native
+
+        default = native._C.simd()
+        others = [simd for simd in native._C.simds() if simd != default]
+        try:
+            for simd in others:
+                native._C.set_simd(simd)
+                try:
+                    parity("cpu", device, cases)()
+                except AssertionError as error:
+                    raise AssertionError(f"{simd}: {error}") from None
+        finally:
+            native._C.set_simd(default)
+        if not others:
+            return f"this CPU runs the {default} kernel only"
+        return f"{', '.join(others)} besides {default}: {len(cases)} cases each, same bits"
+    return check
+
+
 def oracle_on_cpu(device: torch.device) -> Callable[[], str]:
     """The reference on ``device`` against the reference on the CPU, which defines the bits."""
     cases = [Case((2, 3, 4, 24, 31), dtype) for dtype in DTYPES]
@@ -347,6 +370,10 @@ def plan(device: torch.device, quick: bool) -> tuple[Checks, list[str], Checks]:
             checks.append((f"{backend}: {family}", parity(backend, device, cases)))
         masked = [Case(shape, d) for shape in (small, *AWKWARD[1:3]) for d in DTYPES]
         checks.append((f"{backend}: masks, sprite alpha", parity(backend, device, masked, masks_mismatch)))
+        if backend == "cpu":
+            kernels = [Case(small, d, layout) for d in DTYPES for layout in LAYOUTS]
+            kernels += [Case(shape, d) for shape in AWKWARD for d in (torch.uint8, torch.float32)]
+            checks.append(("cpu: other span kernels", other_span_kernels(device, kernels)))
         if device.type == "cuda":
             checks.append((f"{backend}: non-default stream", functools.partial(side_stream, backend, device)))
             checks.append((f"{backend}: cuda:1 from cuda:0", _second_gpu(backend)))
