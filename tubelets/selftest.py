@@ -199,19 +199,20 @@ def other_span_kernels(device: torch.device, cases: list[Case]) -> Callable[[], 
     """The C++ backend with each span kernel this CPU runs besides its default
     (``tubelets._C.simds()``: the portable passes, AVX2, AVX-512), each on ``cases``."""
     def check() -> str:
-        from . import native
+        from .native import _C
 
-        default = native._C.simd()
-        others = [simd for simd in native._C.simds() if simd != default]
+        assert _C is not None  # the cpu backend is available
+        default = _C.simd()
+        others = [simd for simd in _C.simds() if simd != default]
         try:
             for simd in others:
-                native._C.set_simd(simd)
+                _C.set_simd(simd)
                 try:
                     parity("cpu", device, cases)()
                 except AssertionError as error:
                     raise AssertionError(f"{simd}: {error}") from None
         finally:
-            native._C.set_simd(default)
+            _C.set_simd(default)
         if not others:
             return f"this CPU runs the {default} kernel only"
         return f"{', '.join(others)} besides {default}: {len(cases)} cases each, same bits"
