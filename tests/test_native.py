@@ -428,6 +428,55 @@ def test_the_default_kernel_is_the_widest_this_cpu_has():
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32], ids=str)
+@pytest.mark.parametrize("width", [8, 13])
+def test_writes_stop_at_the_last_byte_of_the_output_and_masks(dtype, width):
+    """An output and masks whose last bytes are the last before an inaccessible page, painted
+    in place up to the corner of the last frame (the spans end at the last pixel): the
+    AVX2 kernel reads and writes 8 pixels a step, so its last step of a row must stay
+    inside the row (a crash otherwise), and every kernel must give the reference's pixels."""
+    page = mmap.PAGESIZE
+    channels, frames, height = 3, 2, 9
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    sizes = {"canvas": channels * frames * height * width * itemsize, "masks": frames * height * width}
+    pages = {name: -(-nbytes // page) for name, nbytes in sizes.items()}
+    memory = {name: mmap.mmap(-1, (count + 1) * page) for name, count in pages.items()}
+    guards = {name: ctypes.addressof(ctypes.c_char.from_buffer(memory[name])) + pages[name] * page for name in memory}
+    libc = ctypes.CDLL(None, use_errno=True)
+    for guard in guards.values():
+        assert libc.mprotect(ctypes.c_void_p(guard), page, 0) == 0, ctypes.get_errno()  # PROT_NONE
+    try:
+        canvas = torch.frombuffer(memory["canvas"], dtype=dtype, count=sizes["canvas"] // itemsize,
+                                  offset=pages["canvas"] * page - sizes["canvas"]).view(1, channels, frames, height, width)
+        masks = torch.frombuffer(memory["masks"], dtype=torch.int8, count=sizes["masks"],
+                                 offset=pages["masks"] * page - sizes["masks"]).view(1, frames, height, width)
+        generator = torch.Generator().manual_seed(6)
+        before = random_values(generator, canvas.shape, dtype)
+        source = random_values(generator, canvas.shape, dtype)
+        inv_affine, opacity, src_box, src_frame, shape, softness = random_params(
+            generator, 1, 2, frames, height, width, (height, width))
+        # Squares over the frame's last rows and columns, one opaque and one translucent.
+        inv_affine[:] = compile_inv_affine(
+            torch.tensor([[[[width - 2.0, height - 2.0]] * frames, [[width - 3.0, height - 1.5]] * frames]]),
+            torch.tensor([[[[3.0, 3.0]], [[4.0, 2.5]]]]), torch.zeros(1, 2, frames), torch.ones(1, 2, frames, 2),
+            torch.zeros(1, 2, frames, 2))
+        opacity[:, 0], opacity[:, 1] = 1.0, 0.5
+        shape.zero_()
+        softness.zero_()
+        expected, expected_masks = before.clone(), torch.empty_like(masks)
+        reference.paint_([expected], [expected], source, inv_affine, opacity, src_box, src_frame, shape, softness,
+                         masks=expected_masks)
+        canvas.copy_(before)
+        native.paint_cpu_([canvas], [canvas], source, inv_affine, opacity, src_box, src_frame, shape, softness,
+                          masks=masks)
+        assert expected_masks[0, :, -1, -1].eq(1).all() and not torch.equal(expected, before)
+        assert torch.equal(canvas, expected) and torch.equal(masks, expected_masks)
+    finally:
+        del canvas, masks
+        for guard in guards.values():
+            libc.mprotect(ctypes.c_void_p(guard), page, 3)  # PROT_READ | PROT_WRITE, before unmapping
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32], ids=str)
 @pytest.mark.parametrize("channels", [1, 3])
 def test_reads_stop_at_the_last_byte_of_the_source(dtype, channels):
     """A source whose last byte is the last before an unreadable page, and a crop at the
