@@ -67,14 +67,14 @@ struct Avx2 {
   static F zero_unless(M m, F a) { return _mm256_and_ps(m, a); }
   static F select(M m, F if_set, F otherwise) { return _mm256_blendv_ps(otherwise, if_set, m); }
 
-  // Lanes from x, or, for a row's last step, from where 8 pixels end at the row's last
-  // (`row_width` >= 8); `lanes` are those of columns x .. x1.
+  // The 8 columns from x, or the row's last 8 where fewer are left (`row_width` >= 8);
+  // `lanes` are those of columns x .. x1.
   struct Window {
     int64_t start;
     M lanes;
   };
   static Window window(int64_t x, int64_t x1, int64_t row_width) {
-    const int64_t start = x + kLanes - 1 <= x1 || x + kLanes <= row_width ? x : row_width - kLanes;
+    const int64_t start = x + kLanes <= row_width ? x : row_width - kLanes;
     const I column = _mm256_add_epi32(_mm256_set1_epi32(int32_t(start)), iota());
     const I from = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(x)), column);   // column < x
     const I to = _mm256_cmpgt_epi32(column, _mm256_set1_epi32(int32_t(x1)));    // column > x1
