@@ -14,10 +14,11 @@
 //
 // Where the CPU has AVX-512 or AVX2, spans of uint8 and float32 rows on the fast path
 // (see fast_path) go to paint_simd.h's kernel (paint_avx512.cpp: 16 pixels a step in
-// registers, ~3x the portable passes; paint_avx2.cpp: 8). Elsewhere each run goes in passes over arrays,
-// one per step of composite.h's per-pixel math, so that the compiler vectorises every
-// pass but the gathers from the crop. Both compute exactly the float32 expressions
-// of paint_pixel, so the results are those of the reference bit for bit.
+// registers, ~3x the portable passes; paint_avx2.cpp: 8, ~2.4x). Elsewhere each run goes
+// in passes over arrays, one per step of composite.h's per-pixel math, so that the
+// compiler vectorises every pass but the gathers from the crop. All compute exactly the
+// float32 expressions of paint_pixel, so the results are those of the reference bit for
+// bit.
 #include <sys/mman.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>

@@ -178,7 +178,8 @@ class TubeletOverlay(nn.Module):
                 ``overlay(v1)``, ``(o1, o2)`` for ``overlay(v1, v2)``, each of its clip's
                 shape, dtype and device, any strides; returned as the outputs. Reusing them
                 from call to call spares the allocation, and on the CPU the page faults of
-                first touching fresh memory (about half of a large batch's time). Each must
+                first touching fresh memory (most of a B=32 call's time in the benchmark of
+                benchmarks/README.md). Each must
                 share no memory with the other or with the clips, except that ``o1`` may be
                 ``v1`` itself and ``o2`` ``v2`` itself (that clip is painted in place).
                 Refused when the overlay was built with ``inplace=True``.
@@ -188,8 +189,8 @@ class TubeletOverlay(nn.Module):
                 tubelet on each pixel, ``-1`` where none (:mod:`tubelets.masks`).
 
         Returns ``v1'`` or ``(v1', v2')`` (tensors of the inputs' shape, dtype and device:
-        ``out`` when given), followed by the :class:`Tubelets` when ``return_tubelets``, then the masks when
-        ``return_masks``.
+        ``out`` when given), followed by the :class:`Tubelets` when ``return_tubelets``,
+        then the masks when ``return_masks``.
         """
         clips = [v1] if v2 is None else [v1, v2]
         self._check_clips(clips)
