@@ -3,11 +3,11 @@
 //
 // AVX2 has no byte-masked stores, so a uint8 step reads its 8 bytes, blends in the
 // painted lanes and writes the 8 back: the other lanes get the values they had. For
-// that every step's 8 pixels lie inside the row: a row's last step is moved left, to end
-// at the row's last pixel or at the span's, over pixels this tubelet has already
-// painted (written again as they are now). The rows must then be at least 8 pixels
-// wide (composite_cpu.cpp sends narrower frames to the portable passes). No other
-// thread writes these pixels meanwhile: a frame is painted by one thread.
+// that every step's 8 pixels lie inside the row: a step that would cross the row's end
+// is moved left to end at its last pixel, over pixels this tubelet has already painted
+// or does not cover (written again as they are now). The rows must then be at least 8
+// pixels wide (composite_cpu.cpp sends narrower frames to the portable passes). No
+// other thread writes these pixels meanwhile: a frame is painted by one thread.
 #include "paint_span.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
