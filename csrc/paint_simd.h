@@ -206,13 +206,14 @@ inline void paint_row(const Lanes<S>& k, PatchRow row, int64_t x0, int64_t x1, i
   }
 }
 
-// The rows, for `kChannels` channels (0: layout.channels, known only at run time).
+// The rows, for `kChannels` channels and `kCopies` copies (0: those of the layout,
+// known only at run time).
 // Everything the loops read is a local: a store through uint8_t* may alias anything
 // else, and would make the compiler reload it after every store.
-template <class S, typename scalar_t, int32_t kShape, bool kSoft, int64_t kChannels>
+template <class S, typename scalar_t, int32_t kShape, bool kSoft, int64_t kChannels, int64_t kCopies>
 void paint_block(const Rows<scalar_t>& rows) {
   const Layout& layout = rows.layout;
-  const int64_t channels = kChannels ? kChannels : layout.channels, copies = layout.copies;
+  const int64_t channels = kChannels ? kChannels : layout.channels, copies = kCopies ? kCopies : layout.copies;
   const int64_t row_width = layout.mask_row;
   const auto* cells = rows.crop.cells;
   const int64_t width = rows.crop.width, plane = rows.crop.plane;
@@ -252,10 +253,15 @@ void paint_block(const Rows<scalar_t>& rows) {
 
 template <class S, typename scalar_t, int32_t kShape, bool kSoft>
 void paint_channels(const Rows<scalar_t>& rows) {
-  if (rows.layout.channels == 3) {  // RGB, unrolled
-    paint_block<S, scalar_t, kShape, kSoft, 3>(rows);
+  // RGB unrolled, and for pairs (the overlay's two clips) their stores too: on the
+  // paper's case 25 % fewer instructions than the channels alone (cachegrind), ~3 % less
+  // time on the benchmark's Zen 3.
+  if (rows.layout.channels == 3 && rows.layout.copies == 2) {
+    paint_block<S, scalar_t, kShape, kSoft, 3, 2>(rows);
+  } else if (rows.layout.channels == 3) {
+    paint_block<S, scalar_t, kShape, kSoft, 3, 0>(rows);
   } else {
-    paint_block<S, scalar_t, kShape, kSoft, 0>(rows);
+    paint_block<S, scalar_t, kShape, kSoft, 0, 0>(rows);
   }
 }
 
