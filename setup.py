@@ -55,7 +55,7 @@ except ImportError:  # setuptools < 69 (the floor is 66.1: pyproject.toml)
     from setuptools.dep_util import newer_group
 
 HEADERS = ["csrc/composite.h", "csrc/sampler.h", "csrc/cpu_backend.h", "csrc/paint_span.h", "csrc/paint_simd.h",
-           "csrc/python_args.h"]
+           "csrc/python_args.h", "csrc/value_checks.h"]
 STANDARD = "-std=c++17"
 HOST_FLAGS = ["-O3", "-fno-fast-math", "-ffp-contract=off", "-fvisibility=hidden"]
 # The CPU backend's loops vectorise only if the compiler may evaluate both sides of a

@@ -1,5 +1,5 @@
 // The module tubelets._C: Python bindings of the CPU backend (composite_cpu.cpp,
-// sample_cpu.cpp); see tubelets.native.
+// sample_cpu.cpp, value_checks.h); see tubelets.native.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -11,6 +11,7 @@
 
 #include "cpu_backend.h"
 #include "python_args.h"
+#include "value_checks.h"
 
 namespace py = pybind11;
 
@@ -132,6 +133,10 @@ PYBIND11_MODULE(_C, module) {
       py::arg("options"), py::arg("extras"), py::arg("nonlinear_matrix"), py::arg("outputs"), py::arg("num_threads"),
       py::call_guard<py::gil_scoped_release>(),
       "Samples tubelets into preallocated outputs; see tubelets.native.sample_cpu.");
+  module.def(
+      "failed_value_check", &failed_value_check, py::arg("params"), py::arg("tubelets"), py::arg("frames"),
+      py::arg("source_frames"), py::arg("height"), py::arg("width"), py::arg("shapes"),
+      "The index of the first of tubelets.ops.value_checks() that a value fails, -1 if none.");
   module.def("simd", &simd, "The kernel that paints spans of rows: 'avx512', 'avx2' or 'portable'.");
   module.def("simds", &simds, "The kernels that can paint spans of rows on this CPU, narrowest first.");
   module.def("set_simd", &set_simd, py::arg("name"),

@@ -6,14 +6,17 @@ Two public entry points take videos: the pair overlay ``TubeletOverlay()(v1, v2)
 import dataclasses
 import math
 import random
+import re
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from helpers import cpu_backends, outside_every_patch, run_python
 from tubelets import TubeletConfig, TubeletOverlay, Tubelets, composite, sample_tubelets
-from tubelets import ops
+from tubelets import native, ops
 from tubelets.config import MOTIONS, TRANSFORMS
 
 SHAPE = (2, 3, 4, 10, 12)  # (B, C, T, H, W)
@@ -400,6 +403,58 @@ def test_malformed_replayed_tubelets_are_refused_naming_the_field(entry, case):
     args["tubelets"] = malform(args["tubelets"])
     with pytest.raises(error, match=match):
         call(entry, args)
+
+
+# Values no check lets through, by the check that refuses them (the order of
+# ops.value_checks): (field, flat index, value).
+INVALID_VALUES = {
+    0: [("inv_affine", 7, math.nan), ("inv_affine", 0, math.inf), ("inv_affine", -1, -math.inf)],
+    1: [("opacity", 3, -0.01), ("opacity", -1, 1.01), ("opacity", 0, math.nan)],
+    2: [("softness", 1, math.nan), ("softness", 0, math.inf), ("softness", -1, -0.5)],
+    3: [("shape", 0, -1), ("shape", -1, 4), ("shape", 2, 2**31 - 1)],
+    4: [("src_frame", 3, -1), ("src_frame", 0, 4)],
+    5: [("src_box", 0, -1), ("src_box", 1, -3), ("src_box", 2, 12), ("src_box", 7, 10), ("src_box", 4, 11),
+        ("src_box", 5, 2**31 - 1)],  # x0, y0 < 0; x1 = W, y1 = H; x0 past a narrow box's x1; y0 past y1
+}
+FAULTS = [(check, *fault) for check, faults in INVALID_VALUES.items() for fault in faults]
+
+
+def with_values(tubes: Tubelets, faults) -> Tubelets:
+    """``tubes`` with each ``(check, field, flat index, value)`` of ``faults`` written in."""
+    fields = {}
+    for _, field, index, value in faults:
+        tensor = fields.get(field, getattr(tubes, field).clone())
+        tensor.view(-1)[index] = value
+        fields[field] = tensor
+    return dataclasses.replace(tubes, **fields)
+
+
+def narrow_boxes(tubes: Tubelets) -> Tubelets:
+    """Every crop 3 px wide and tall at (8, 6), so that moving one edge can empty it."""
+    return dataclasses.replace(tubes, src_box=torch.tensor([8, 6, 10, 8], dtype=torch.int32).expand_as(tubes.src_box).clone())
+
+
+@pytest.mark.parametrize("entry", ["overlay", "composite"])
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f"{f[1]}[{f[2]}]={f[3]}")
+def test_replayed_values_out_of_range_are_refused_naming_the_field(entry, fault):
+    args = arguments(entry)
+    args["tubelets"] = with_values(narrow_boxes(args["tubelets"]), [fault])
+    message = ops.value_checks(*SHAPE[2:])[fault[0]]
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        call(entry, args)
+
+
+@pytest.mark.skipif(native._C is None, reason=f"{native.CPU_UNAVAILABLE}")
+@given(st.lists(st.sampled_from(FAULTS), max_size=4))
+def test_both_value_checks_report_the_first_check_that_fails(faults):
+    """The C++ pass (csrc/value_checks.h) and the tensor ops agree, on no fault or several."""
+    video, source = clips()
+    tubes = with_values(narrow_boxes(tubelets_for()), faults)
+    parameters = (tubes.inv_affine, tubes.opacity, tubes.src_box, tubes.src_frame, tubes.shape, tubes.softness)
+    expected = min((fault[0] for fault in faults), default=None)
+    assert native.checks_values(*parameters)
+    assert native.failed_value_check(source, *parameters) == expected
+    assert ops._failed_value_check(source, *parameters) == expected
 
 
 @pytest.mark.parametrize("backend", cpu_backends())

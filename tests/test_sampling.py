@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tubelets import TubeletConfig, TubeletOverlay, Tubelets, native, sample_tubelets
+from tubelets import TubeletConfig, TubeletOverlay, Tubelets, native, ops, sample_tubelets
 from tubelets.philox import philox4x32
 from tubelets.profiling import count_dispatches
 
@@ -165,8 +165,18 @@ def test_the_sync_counter_can_fail():
 
 
 @NEEDS_C
-def test_replayed_tubelets_are_validated_with_one_host_read():
+def test_replayed_tubelets_are_validated_without_tensor_ops_on_cpu():
+    """The C++ value checks: a replayed call costs what a sampled one does, less sampling."""
     overlay = TubeletOverlay(backend="cpu")
     v1 = torch.randint(0, 256, (2, 3, 4, 20, 24), dtype=torch.uint8)
     _, tubes = overlay(v1, return_tubelets=True)
-    assert count_dispatches(lambda: overlay(v1, tubelets=tubes)).syncs == 1
+    counts = count_dispatches(lambda: overlay(v1, tubelets=tubes))
+    assert counts.kernels <= 12 and counts.syncs == 0, str(counts)
+
+
+def test_the_tensor_value_checks_read_the_host_once():
+    """Off the CPU the checks are tensor ops on the device, read by the host in one go."""
+    v1 = torch.randint(0, 256, (2, 3, 4, 20, 24), dtype=torch.uint8)
+    tubes = sample_tubelets(TubeletConfig(), 2, 4, 20, 24, generator=torch.Generator().manual_seed(0))
+    parameters = (tubes.inv_affine, tubes.opacity, tubes.src_box, tubes.src_frame, tubes.shape, tubes.softness)
+    assert count_dispatches(lambda: ops._failed_value_check(v1, *parameters)).syncs == 1

@@ -153,12 +153,31 @@ def paint_cuda_(
     _cuda.paint(*arguments, device, torch.cuda.current_stream(device).cuda_stream)
 
 
-def advise_huge_pages(tensor: torch.Tensor) -> None:
-    """Ask for transparent huge pages for a fresh CPU tensor's memory, before it is first
-    written: a 19 MB output then faults in ~10 times instead of ~4,700 (Linux; elsewhere,
-    or without the C++ backend, nothing happens)."""
-    if _C is not None and tensor.device.type == "cpu":
-        _C.advise_huge_pages(tensor.data_ptr(), tensor.untyped_storage().nbytes())
+_CHECKED_DTYPES = (torch.float32, torch.float32, torch.int32, torch.int32, torch.int32, torch.float32)
+
+
+def checks_values(*parameters: torch.Tensor) -> bool:
+    """Whether :func:`failed_value_check` takes these parameters (inv_affine … softness of
+    ``tubelets::paint_``): the C++ backend is built and they are contiguous CPU tensors of
+    the dtypes :func:`tubelets.ops.paint_` gives them."""
+    return _C is not None and all(
+        tensor.device.type == "cpu" and tensor.dtype == dtype and tensor.is_contiguous()
+        for tensor, dtype in zip(parameters, _CHECKED_DTYPES)
+    )
+
+
+def failed_value_check(source, inv_affine, opacity, src_box, src_frame, shape, softness) -> int | None:
+    """:func:`tubelets.ops._failed_value_check` in one C++ pass (``csrc/value_checks.h``),
+    for parameters that :func:`checks_values` takes; no tensor op, no copy."""
+    from .params import SHAPES
+
+    assert _C is not None, "checks_values() takes no parameters without the C++ backend"
+    batch, count, frames = inv_affine.shape[:3]
+    failed = _C.failed_value_check(
+        [tensor.data_ptr() for tensor in (inv_affine, opacity, src_box, src_frame, shape, softness)],
+        batch * count, frames, *source.shape[2:], len(SHAPES),
+    )
+    return None if failed < 0 else failed
 
 
 MOTION_CODES = {"static": 0, "linear": 1, "nonlinear": 2}

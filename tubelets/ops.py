@@ -25,10 +25,10 @@ runs before anything is written.
 Validation: the kernels clamp every index they compute (crop, source frame, boxes), so no
 parameter values make them read or write outside a tensor; values are checked only to
 give a clear error. Freshly sampled tubelets are valid by construction and are not checked
-(no host sync); tubelets given by the caller are checked by default (``validate=True``: one
-read of a flag by the host, a device sync on a GPU), inside the op, where their values are
-real even under ``torch.compile``. During a CUDA graph capture, where the host cannot read
-the device, they are not checked.
+(no host sync); tubelets given by the caller are checked by default (``validate=True``: on
+CPU in one pass of the C++ backend, elsewhere one read of a flag by the host, a device sync
+on a GPU), inside the op, where their values are real even under ``torch.compile``. During
+a CUDA graph capture, where the host cannot read the device, they are not checked.
 """
 from __future__ import annotations
 
@@ -540,20 +540,45 @@ def _check_parameter_shapes(out: torch.Tensor, inv_affine: torch.Tensor, opacity
                              f"got {tuple(value.shape)} on {value.device}")
 
 
+def value_checks(frames: int, height: int, width: int) -> tuple[str, ...]:
+    """What replayed tubelets' values must satisfy to paint from a source of ``frames``
+    frames of ``height × width`` pixels, one message per check, in the order in which both
+    implementations report the first that fails (:func:`_failed_value_check`,
+    ``csrc/value_checks.h``)."""
+    return ("tubelets.inv_affine must be finite", "tubelets.opacity must lie in [0, 1]",
+            "tubelets.softness must be finite and >= 0", f"tubelets.shape must index {SHAPES}",
+            f"tubelets.src_frame must lie in [0, {frames}) for this source",
+            f"tubelets.src_box must be non-empty crops inside the {width}×{height} source")  # fmt: skip
+
+
 def _check_parameter_values(source: torch.Tensor, inv_affine: torch.Tensor, opacity: torch.Tensor, src_box: torch.Tensor,
                             src_frame: torch.Tensor, shape: torch.Tensor, softness: torch.Tensor) -> None:
-    """Every value check at once, read by the host in one go (one device sync)."""
+    """Every value check at once: on CPU in one pass of the C++ backend (no tensor op),
+    elsewhere in tensor ops read by the host in one go (one device sync)."""
+    from . import native
+
+    parameters = (inv_affine, opacity, src_box, src_frame, shape, softness)
+    if source.device.type == "cpu" and native.checks_values(*parameters):
+        failed = native.failed_value_check(source, *parameters)
+    else:
+        failed = _failed_value_check(source, *parameters)
+    if failed is not None:
+        raise ValueError(value_checks(*source.shape[2:])[failed])
+
+
+def _failed_value_check(source: torch.Tensor, inv_affine: torch.Tensor, opacity: torch.Tensor, src_box: torch.Tensor,
+                        src_frame: torch.Tensor, shape: torch.Tensor, softness: torch.Tensor) -> int | None:
+    """The index in :func:`value_checks` of the first check that some value fails, None if
+    all pass: tensor ops on the parameters' device, one host read (which check failed is
+    read only then)."""
     frames, height, width = source.shape[2:]
     x0, y0, x1, y1 = src_box.unbind(-1)
-    checks = {
-        "tubelets.inv_affine must be finite": torch.isfinite(inv_affine),
-        "tubelets.opacity must lie in [0, 1]": (opacity >= 0) & (opacity <= 1),
-        "tubelets.softness must be finite and >= 0": torch.isfinite(softness) & (softness >= 0),
-        f"tubelets.shape must index {SHAPES}": (shape >= 0) & (shape < len(SHAPES)),
-        f"tubelets.src_frame must lie in [0, {frames}) for this source": (src_frame >= 0) & (src_frame < frames),
-        f"tubelets.src_box must be non-empty crops inside the {width}×{height} source":
-            (x0 >= 0) & (y0 >= 0) & (x0 <= x1) & (y0 <= y1) & (x1 < width) & (y1 < height),
-    }  # fmt: skip
-    passed = torch.stack([check.all() for check in checks.values()])
-    if not passed.all():  # the one host read; which check failed is read only then
-        raise ValueError(next(message for message, ok in zip(checks, passed.tolist()) if not ok))
+    checks = (
+        torch.isfinite(inv_affine), (opacity >= 0) & (opacity <= 1), torch.isfinite(softness) & (softness >= 0),
+        (shape >= 0) & (shape < len(SHAPES)), (src_frame >= 0) & (src_frame < frames),
+        (x0 >= 0) & (y0 >= 0) & (x0 <= x1) & (y0 <= y1) & (x1 < width) & (y1 < height),
+    )  # fmt: skip
+    passed = torch.stack([check.all() for check in checks])
+    if passed.all():  # the one host read
+        return None
+    return passed.tolist().index(False)
