@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 
 from torch_pipelines import shape_coverage
+from tubelets import output_memory
 from tubelets.selftest import cpu_name
 
 H100_BANDWIDTH = 3.35e12
@@ -28,7 +29,8 @@ except (OSError, AttributeError):
 
 CPU_MEMORY_METHOD = (
     "CPU: peak resident set size during one call minus the resident set size before it. Before the "
-    "call, glibc malloc_trim(0) hands freed memory back to the OS and writing 5 to /proc/self/clear_refs "
+    "call, glibc malloc_trim(0) and tubelets.output_memory.release() hand freed memory back to the OS "
+    "and writing 5 to /proc/self/clear_refs "
     "resets the high-water mark VmHWM; VmHWM is read after the call. Whole process, every allocator "
     "(PyTorch, NumPy, OpenCV), exact to the page, no sampling. "
     "CUDA: torch.cuda.max_memory_allocated() during the call minus memory_allocated() before it."
@@ -88,6 +90,7 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> int | None:
     if _MALLOC_TRIM is None or not _CLEAR_REFS.exists():
         return None
     _MALLOC_TRIM(0)
+    output_memory.release()  # the free blocks of earlier outputs would hide what a call needs
     _CLEAR_REFS.write_text("5")
     before = _status_kib("VmRSS")
     fn()

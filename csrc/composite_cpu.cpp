@@ -19,7 +19,6 @@
 // compiler vectorises every pass but the gathers from the crop. All compute exactly the
 // float32 expressions of paint_pixel, so the results are those of the reference bit for
 // bit.
-#include <sys/mman.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -492,15 +491,6 @@ void set_simd(const std::string& name) {
     return;
   }
   throw std::invalid_argument("tubelets: simd must be 'portable', 'avx2' or 'avx512', got '" + name + "'");
-}
-
-void advise_huge_pages(uintptr_t data, int64_t bytes) {
-  // Only whole 2 MiB pages inside the buffer: madvise applies to whole pages, and the
-  // memory around the buffer belongs to someone else.
-  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
-  const uintptr_t first = (data + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t last = (data + uintptr_t(bytes)) & ~(kHuge - 1);
-  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
 }
 
 // Test hooks: the dtype conversions of composite.h over `count` values.

@@ -21,10 +21,6 @@ const char* simd();
 std::vector<std::string> simds();
 void set_simd(const std::string& name);
 
-// composite_cpu.cpp: asks the kernel for huge pages for the whole 2 MiB pages of a
-// buffer not yet touched, so that writing it faults 512 times less often.
-void advise_huge_pages(uintptr_t data, int64_t bytes);
-
 // composite_cpu.cpp, test hooks: composite.h's dtype conversions over `count` values.
 void quantise_array(Dtype dtype, uintptr_t values, uintptr_t out, int64_t count);
 void widen_array(Dtype dtype, uintptr_t values, uintptr_t out, int64_t count);

@@ -142,9 +142,6 @@ PYBIND11_MODULE(_C, module) {
   module.def("set_simd", &set_simd, py::arg("name"),
              "Chooses the kernel that paints spans of rows, one of simds().");
   module.def(
-      "advise_huge_pages", &advise_huge_pages, py::arg("data"), py::arg("bytes"),
-      "Asks for transparent huge pages for a buffer not yet written (MADV_HUGEPAGE).");
-  module.def(
       "quantise",
       [](const std::string& dtype, uintptr_t values, uintptr_t out, int64_t count) {
         quantise_array(parse_dtype(dtype), values, out, count);

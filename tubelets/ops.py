@@ -39,7 +39,7 @@ from typing import Callable
 
 import torch
 
-from . import library, reference
+from . import library, output_memory, reference
 from .aliasing import overlaps_itself, share_memory, span, spans_meet
 from .params import SHAPES, Tubelets
 from .sampling import constant
@@ -70,7 +70,7 @@ def composite(
         out: ``(B, C, T, H, W)`` tensor to write into, or ``video`` itself to paint it in
             place; may be ``source`` itself, but must share no other element with
             ``source`` or itself (a storage, or a NumPy array, it may share). ``None``: a
-            new tensor with ``video``'s layout.
+            new tensor with ``video``'s layout (:func:`tubelets.output_memory.empty_like`).
         validate: check the tubelets' values first (see the module docstring).
         masks: ``None``, or a contiguous ``(B, T, H, W)`` int8 tensor that receives the
             topmost tubelet's index on each pixel, ``-1`` where none (see :func:`paint_`).
@@ -87,8 +87,7 @@ def composite(
     if isinstance(source, torch.Tensor):
         check_no_grad("source", source)
     if out is None:
-        out = torch.empty_like(video)
-        advise_huge_pages(out)
+        out = output_memory.empty_like(video)
     elif not isinstance(out, torch.Tensor):
         raise TypeError(f"out must be a torch.Tensor or None, got {type(out).__name__}")
     elif out.shape != video.shape or out.dtype != video.dtype or out.device != video.device:
@@ -203,15 +202,6 @@ def frame_copies(source: torch.Tensor, src_frame: torch.Tensor,
     # Clamped as the kernels clamp it; (B, M, C, H, W), viewed as (B, C, M, H, W).
     copies = source[origin, :, src_frame.long().clamp(0, frames - 1)].transpose(1, 2)
     return copies, constant((tuple(range(count)),) * batch, torch.int32, source.device).view(batch, count)
-
-
-def advise_huge_pages(tensor: torch.Tensor) -> None:
-    """Huge pages for a fresh CPU output, before its first write (see :mod:`tubelets.native`);
-    nothing under ``torch.compile``, whose graphs allocate their own outputs."""
-    # Below a huge page no whole one fits inside (see native.advise_huge_pages).
-    if tensor.device.type == "cpu" and not torch.compiler.is_compiling() and tensor.untyped_storage().nbytes() >= 2 << 20:
-        from . import native
-        native.advise_huge_pages(tensor)
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:

@@ -70,7 +70,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import ops, sources
+from . import ops, output_memory, sources
 from .config import TubeletConfig
 from .layout import check_channels
 from .params import Tubelets
@@ -176,13 +176,13 @@ class TubeletOverlay(nn.Module):
             generator: draws the sampling seed instead of the global RNG of ``v1``'s device.
             out: tensors to write the outputs into instead of new ones: ``o1`` for
                 ``overlay(v1)``, ``(o1, o2)`` for ``overlay(v1, v2)``, each of its clip's
-                shape, dtype and device, any strides; returned as the outputs. Reusing them
-                from call to call spares the allocation, and on the CPU the page faults of
-                first touching fresh memory (most of a B=32 call's time in the benchmark of
-                benchmarks/README.md). Each must
-                share no memory with the other or with the clips, except that ``o1`` may be
-                ``v1`` itself and ``o2`` ``v2`` itself (that clip is painted in place).
-                Refused when the overlay was built with ``inplace=True``.
+                shape, dtype and device, any strides; returned as the outputs. Without it,
+                new CPU outputs of a clip's size come from memory reused once freed
+                (:mod:`tubelets.output_memory`: no page faults after the first calls; their
+                storage cannot be resized). Each must share no memory with the other or with
+                the clips, except that ``o1`` may be ``v1`` itself and ``o2`` ``v2`` itself
+                (that clip is painted in place). Refused when the overlay was built with
+                ``inplace=True``.
             return_tubelets: also return the :class:`Tubelets` painted.
             return_masks: also return the masks the kernels write as they paint:
                 ``(B, T, H, W)`` (``(T, H, W)`` for one clip) int8, the index of the topmost
@@ -223,10 +223,8 @@ class TubeletOverlay(nn.Module):
             targets, inputs = [self._logical(video) for video in out], [self._logical(clip) for clip in clips]
             ops.check_apart(targets, inputs, tubelets)
         else:
-            # Independent outputs (one allocation each), contiguous in the caller's layout.
-            outputs = [torch.empty(clip.shape, dtype=clip.dtype, device=clip.device) for clip in clips]
-            for output in outputs:
-                ops.advise_huge_pages(output)
+            # Independent outputs (one block each), contiguous in the caller's layout.
+            outputs = [output_memory.empty(clip.shape, clip.dtype, clip.device) for clip in clips]
             targets, inputs = [self._logical(video) for video in outputs], [self._logical(clip) for clip in clips]
         logical_clips = [source] if len(clips) == 1 else [source, self._logical(clips[1])]
         for i, cut in enumerate(sources.cuts(self.source, logical_clips, tubelets, sprites,
