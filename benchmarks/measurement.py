@@ -6,6 +6,7 @@ import importlib
 import itertools
 import os
 import platform
+import random
 import statistics
 import time
 from pathlib import Path
@@ -60,7 +61,10 @@ def interleaved_timings(calls: dict, device: torch.device, *, rounds: int, warmu
     """Seconds of each call in ``calls`` (``{key: fn}``), ``rounds`` each, interleaved.
 
     After ``warmup`` calls of each, every round times each call once, in turn, so that a
-    slow spell of a shared machine slows all of them alike. Each call is timed up to device
+    slow spell of a shared machine slows all of them alike; in an order shuffled each
+    round (seeded), because a call right after a slow one finds its code and data evicted
+    from the caches: in a fixed order the method after the readable reference ran 2× slower
+    at B=1 than the same method later in the round. Each call is timed up to device
     synchronisation. Returns ``{key: [seconds of round 1, ...]}``.
     """
     for fn in calls.values():
@@ -68,8 +72,12 @@ def interleaved_timings(calls: dict, device: torch.device, *, rounds: int, warmu
             fn()
     synchronize(device)
     seconds = {key: [] for key in calls}
+    order = random.Random(0)
     for _ in range(rounds):
-        for key, fn in calls.items():
+        keys = list(calls)
+        order.shuffle(keys)
+        for key in keys:
+            fn = calls[key]
             start = time.perf_counter()
             fn()
             synchronize(device)

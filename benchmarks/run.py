@@ -34,8 +34,9 @@ but ``official`` paints the same :class:`~tubelets.Tubelets`, ``opencv`` after c
 to its per-clip form); ``total`` samples and paints, as in training.
 
 Timing: after one warm-up call of each, ``ROUNDS`` rounds each time every method and stage
-of the case once, in turn (:func:`measurement.interleaved_timings`), so that a busy spell of
-the machine slows all contenders alike. Columns, per row:
+of the case once, in an order shuffled each round (:func:`measurement.interleaved_timings`),
+so that a busy spell of the machine slows all contenders alike and none always runs right
+after the same, cache-evicting one. Columns, per row:
 
 * ``pairs/s``: clip pairs per second, the median over rounds, ``[min – max]`` beside it.
 * ``×official``, ``×opencv``, ``×grid``: the median over that method's median, same case
@@ -456,7 +457,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"official: {args.official.resolve()}, one clip pair per call; sampling and pasting are one "
               "call there (its sampler also crops, resizes and shapes the patches), so it has a total row only")
     print("opencv: efficient per-clip OpenCV pipeline (ours, written from the paper's text)")
-    print(f"timing: median, min and max of {ROUNDS} interleaved rounds after one warm-up call of each")
+    print(f"timing: median, min and max of {ROUNDS} interleaved rounds (shuffled order) after one warm-up call of each")
     print(f"memory: {measurement.CPU_MEMORY_METHOD}")
     print("note: cv2.setNumThreads cannot spread the per-clip NumPy/OpenCV methods' small warps over cores; "
           "in training they scale over DataLoader worker processes instead, so the 1-thread ratios "
