@@ -33,10 +33,11 @@ Stages: ``sample`` draws parameters; ``composite`` paints given parameters (ever
 but ``official`` paints the same :class:`~tubelets.Tubelets`, ``opencv`` after conversion
 to its per-clip form); ``total`` samples and paints, as in training.
 
-Timing: after one warm-up call of each, ``ROUNDS`` rounds each time every method and stage
-of the case once, in an order shuffled each round (:func:`measurement.interleaved_timings`),
-so that a busy spell of the machine slows all contenders alike and none always runs right
-after the same, cache-evicting one. Columns, per row:
+Timing: after one warm-up call of each, ``ROUNDS`` rounds (``ONE_PAIR_ROUNDS`` at B=1) each
+time every method and stage of the case once, in an order shuffled each round
+(:func:`measurement.interleaved_timings`), so that a busy spell of the machine slows all
+contenders alike and none always runs right after the same, cache-evicting one. Columns,
+per row:
 
 * ``pairs/s``: clip pairs per second, the median over rounds, ``[min – max]`` beside it.
 * ``×official``, ``×opencv``, ``×grid``: the median over that method's median, same case
@@ -89,6 +90,10 @@ from tubelets.ops import BACKENDS, unavailable  # noqa: E402
 from tubelets.profiling import count_dispatches  # noqa: E402
 
 ROUNDS = 5
+ONE_PAIR_ROUNDS = 15
+"""Rounds of the cases of one clip pair per call (B=1): such a call takes a millisecond,
+and how long depends on what ran just before it (what is left in the caches), so their
+medians need more rounds to settle."""
 CHANNELS = 3
 ALL_CORES = measurement.usable_cores()
 TRANSFORMS = {"none": (), "rotation": ("rotation",), "scale+rotation+shear": ("scale", "rotation", "shear")}
@@ -252,8 +257,9 @@ def run_case(case, device, backends, with_kornia, clone, bandwidth, progress) ->
     summary = {**dataclasses.asdict(case), "device": str(device), "must_move_bytes": must,
                "covered_pixels": covered, "copy_bandwidth": bandwidth, "roofline_clip_pairs_per_s": roofline,
                "h100_model_clip_pairs_per_s": case.batch * measurement.H100_BANDWIDTH / must}
-    progress(f"{len(timed)} calls × {ROUNDS} rounds, interleaved")
-    seconds = measurement.interleaved_timings({key: t.call for key, t in timed.items()}, device, rounds=ROUNDS)
+    rounds = ONE_PAIR_ROUNDS if case.batch == 1 else ROUNDS
+    progress(f"{len(timed)} calls × {rounds} rounds, interleaved")
+    seconds = measurement.interleaved_timings({key: t.call for key, t in timed.items()}, device, rounds=rounds)
     rows = []
     for (method, stage), t in timed.items():
         progress(f"{method} {stage}: memory and dispatches")
@@ -457,7 +463,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"official: {args.official.resolve()}, one clip pair per call; sampling and pasting are one "
               "call there (its sampler also crops, resizes and shapes the patches), so it has a total row only")
     print("opencv: efficient per-clip OpenCV pipeline (ours, written from the paper's text)")
-    print(f"timing: median, min and max of {ROUNDS} interleaved rounds (shuffled order) after one warm-up call of each")
+    print(f"timing: median, min and max of {ROUNDS} interleaved rounds ({ONE_PAIR_ROUNDS} at B=1), in a shuffled order, "
+          "after one warm-up call of each")
     print(f"memory: {measurement.CPU_MEMORY_METHOD}")
     print("note: cv2.setNumThreads cannot spread the per-clip NumPy/OpenCV methods' small warps over cores; "
           "in training they scale over DataLoader worker processes instead, so the 1-thread ratios "
@@ -495,7 +502,7 @@ def main(argv: list[str] | None = None) -> None:
                + (f" --official {args.official}" if args.official else "") + f" --out {args.out}")
     result = {"command": command, "machine": info, "official": None if args.official is None else {
                   "clone": str(args.official.resolve()), "configs": official.CONFIGS},
-              "rounds": ROUNDS, "memory_method": measurement.CPU_MEMORY_METHOD,
+              "rounds": {"B>1": ROUNDS, "B=1": ONE_PAIR_ROUNDS}, "memory_method": measurement.CPU_MEMORY_METHOD,
               "copy_bandwidth": bandwidths, "h100_model_bandwidth": measurement.H100_BANDWIDTH,
               "backends": {str(d): {"available": n, "unavailable": r} for d, (n, r) in backends.items()},
               "cases": summaries, "rows": rows, "targets": checks}
