@@ -2,9 +2,11 @@
 only once no tensor uses it, what is kept stays bounded, and pooled outputs paint, pickle,
 share and fork like any tensor."""
 import math
+import mmap
 import os
 import pickle
 import threading
+import types
 
 import pytest
 import torch
@@ -148,3 +150,21 @@ def test_a_forked_process_writes_its_own_copies():
     assert os.waitstatus_to_exitcode(status) == 0
     assert torch.equal(o1, expected)
     assert torch.equal(output_memory.empty(CLIP, torch.uint8, torch.device("cpu")), free)  # o2's block, as it was
+
+
+def test_a_kernel_without_huge_pages_still_gives_outputs(monkeypatch):
+    """madvise(MADV_HUGEPAGE) fails with EINVAL where the kernel has no transparent huge
+    pages; the block is used with 4 KiB pages."""
+    asked = []
+
+    class NoHugePages(mmap.mmap):
+        def madvise(self, *args):
+            asked.append(args)
+            raise OSError(22, "Invalid argument")
+
+    fake = types.SimpleNamespace(**{name: getattr(mmap, name) for name in dir(mmap) if name.isupper()})
+    fake.mmap = NoHugePages
+    monkeypatch.setattr(output_memory, "mmap", fake)
+    v1, v2 = clips((3, 16, 224, 224))  # 2.4 MB a clip: blocks that ask for huge pages
+    o1, o2 = TubeletOverlay()(v1, v2, tubelets=sample_tubelets(TubeletConfig(), 1, 16, 224, 224))
+    assert asked and o1.shape == v1.shape and not o1.untyped_storage().resizable()

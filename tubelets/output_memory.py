@@ -77,14 +77,17 @@ def _take(nbytes: int) -> mmap.mmap:
     """A free block of ``nbytes``, or a new one; drops the free blocks of other sizes."""
     for size in [size for size in _free if size != nbytes]:
         _free.pop(size, None)
-    blocks = _free.setdefault(nbytes, [])  # the size blocks given back are kept for
+    blocks = _free.setdefault(nbytes, [])  # from now on, blocks of this size given back are kept
     try:
         return blocks.pop()
     except IndexError:
         pass
     block = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     if nbytes >= _HUGE_PAGE and hasattr(mmap, "MADV_HUGEPAGE"):
-        block.madvise(mmap.MADV_HUGEPAGE)  # before the first write: the pages fault in 2 MiB at a time
+        try:  # before the first write: the pages fault in 2 MiB at a time
+            block.madvise(mmap.MADV_HUGEPAGE)
+        except OSError:  # a kernel built without transparent huge pages: 4 KiB pages, as before
+            pass
     return block
 
 
