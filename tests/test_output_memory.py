@@ -168,3 +168,29 @@ def test_a_kernel_without_huge_pages_still_gives_outputs(monkeypatch):
     v1, v2 = clips((3, 16, 224, 224))  # 2.4 MB a clip: blocks that ask for huge pages
     o1, o2 = TubeletOverlay()(v1, v2, tubelets=sample_tubelets(TubeletConfig(), 1, 16, 224, 224))
     assert asked and o1.shape == v1.shape and not o1.untyped_storage().resizable()
+
+
+def test_threads_making_outputs_of_two_sizes_at_once():
+    """Each thread's outputs are its own memory while the pool switches sizes under it."""
+    sizes = [(3, 16, 112, 112), (3, 16, 120, 120)]
+    failures = []
+
+    def work(size, seed):
+        overlay = TubeletOverlay()
+        v1, v2 = clips(size, seed=seed)
+        tubes = sample_tubelets(TubeletConfig(), 1, *size[1:], generator=torch.Generator().manual_seed(seed))
+        expected = overlay(v1, v2, tubelets=tubes, out=(torch.empty_like(v1), torch.empty_like(v2)))
+        try:
+            for _ in range(30):
+                outputs = overlay(v1, v2, tubelets=tubes)
+                if not all(torch.equal(a, b) for a, b in zip(outputs, expected)):
+                    failures.append(size)
+        except Exception as error:  # noqa: BLE001 - reported below, on the test's thread
+            failures.append(repr(error))
+
+    threads = [threading.Thread(target=work, args=(size, seed)) for seed, size in enumerate(sizes * 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures

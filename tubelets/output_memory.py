@@ -75,8 +75,9 @@ def _pooled(device: torch.device, nbytes: int) -> bool:
 
 def _take(nbytes: int) -> mmap.mmap:
     """A free block of ``nbytes``, or a new one; drops the free blocks of other sizes."""
-    for size in [size for size in _free if size != nbytes]:
-        _free.pop(size, None)
+    for size in list(_free):  # a copy made in one step: other threads may change the dict
+        if size != nbytes:
+            _free.pop(size, None)
     blocks = _free.setdefault(nbytes, [])  # from now on, blocks of this size given back are kept
     try:
         return blocks.pop()
