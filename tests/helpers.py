@@ -47,6 +47,15 @@ def paint_canvas(paint, canvas: torch.Tensor, source: torch.Tensor, *params, int
     paint(list(canvas if into is None else into), list(canvas), source, *params)
 
 
+def random_pair(shape, dtype=torch.uint8, seed=0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two random clips of ``shape``: uint8 in [0, 255], floats in [0, 1]."""
+    generator = torch.Generator().manual_seed(seed)
+    v1, v2 = (torch.randint(0, 256, shape, generator=generator) for _ in range(2))
+    if dtype.is_floating_point:
+        v1, v2 = v1 / 255, v2 / 255
+    return v1.to(dtype), v2.to(dtype)
+
+
 def cpu_backends() -> list[str]:
     """Backends that paint CPU tensors here (the reference always)."""
     return [b for b in ("torch", "cpu") if ops.unavailable(b, torch.device("cpu")) is None]

@@ -14,7 +14,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import cpu_backends, outside_every_patch, run_python
+from helpers import cpu_backends, outside_every_patch, random_pair, run_python
 from tubelets import TubeletConfig, TubeletOverlay, Tubelets, composite, sample_tubelets
 from tubelets import native, ops
 from tubelets.config import MOTIONS, TRANSFORMS
@@ -25,12 +25,8 @@ DTYPES = [torch.uint8, *FLOATS]
 
 
 def clips(shape=SHAPE, dtype=torch.uint8, seed=0):
-    """Two random clips of ``shape``: uint8 in [0, 255], floats in [0, 1]."""
-    generator = torch.Generator().manual_seed(seed)
-    v1, v2 = (torch.randint(0, 256, shape, generator=generator) for _ in range(2))
-    if dtype.is_floating_point:
-        v1, v2 = v1 / 255, v2 / 255
-    return v1.to(dtype), v2.to(dtype)
+    """Two random clips of ``shape`` (``SHAPE`` unless given): see helpers.random_pair."""
+    return random_pair(shape, dtype, seed)
 
 
 def tubelets_for(shape=SHAPE, seed=0, **fields) -> Tubelets:

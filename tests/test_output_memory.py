@@ -11,6 +11,7 @@ import types
 import pytest
 import torch
 
+from helpers import random_pair
 from tubelets import TubeletConfig, TubeletOverlay, composite, output_memory, sample_tubelets
 
 CLIP = (3, 16, 112, 112)  # one clip: 602,112 uint8 bytes, above SMALLEST_BLOCK
@@ -24,9 +25,8 @@ def empty_pool():
 
 
 def clips(shape=CLIP, dtype=torch.uint8, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    v1, v2 = (torch.randint(0, 256, shape, generator=generator) for _ in range(2))
-    return (v1.to(dtype), v2.to(dtype)) if dtype == torch.uint8 else ((v1 / 255).to(dtype), (v2 / 255).to(dtype))
+    """Two random clips of ``shape`` (one clip, ``CLIP``, unless given): see helpers.random_pair."""
+    return random_pair(shape, dtype, seed)
 
 
 def addresses(*tensors):

@@ -14,10 +14,10 @@ What is kept: at most :data:`KEPT_BLOCKS` free blocks, all of the size last aske
 :func:`release` hands every free block back to the OS. Blocks are private anonymous
 mappings, so a forked ``DataLoader`` worker writes its own copies, and blocks of 2 MiB
 and more ask for transparent huge pages before their first write. Outputs below
-:data:`SMALLEST_BLOCK`, on other devices, or under ``torch.compile`` (whose graphs
-allocate their own), or where there are no private anonymous mappings (Windows) are
-plain ``torch.empty`` tensors. Like every tensor over borrowed
-memory (``torch.frombuffer``), a pooled output's storage cannot be resized.
+:data:`SMALLEST_BLOCK`, on other devices, under ``torch.compile`` (whose graphs allocate
+their own), or where there are no private anonymous mappings (Windows) are plain
+``torch.empty`` tensors. Like every tensor over borrowed memory (``torch.frombuffer``),
+a pooled output's storage cannot be resized.
 """
 from __future__ import annotations
 
